@@ -1,0 +1,157 @@
+"""The merchant workspace in the Django admin.
+
+Access comes from membership, not from Django's per-model permissions: a staff user sees and
+edits exactly the rows of the merchants they belong to; superusers see everything. Other apps
+reuse :class:`MerchantScopedAdmin` for their merchant-owned models.
+"""
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import ForeignKey, Model, QuerySet
+from django.forms import ModelChoiceField
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from .models import BrandKit, Membership, Merchant, Product, ProductImage, ShopperProfile
+from .selectors import merchants_for_user
+
+
+def _is_member(request: HttpRequest) -> bool:
+    user = request.user
+    return bool(user.is_active and user.is_staff and merchants_for_user(user=user).exists())
+
+
+class MerchantScopedMixin:
+    """Scope an admin (or inline) to the requesting user's merchants.
+
+    ``merchant_path`` is the ORM path from the model to its Merchant.
+    """
+
+    merchant_path = "merchant"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset = super().get_queryset(request)  # type: ignore[misc]
+        if request.user.is_superuser:
+            return queryset
+        merchants = merchants_for_user(user=request.user)
+        return queryset.filter(**{f"{self.merchant_path}__in": merchants})
+
+    def _owns(self, request: HttpRequest, obj: Model | None) -> bool:
+        if request.user.is_superuser:
+            return True
+        if not _is_member(request):
+            return False
+        if obj is None:
+            return True
+        return self.get_queryset(request).filter(pk=obj.pk).exists()
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser or _is_member(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._owns(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._owns(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._owns(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._owns(request, obj)
+
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any
+    ) -> ModelChoiceField | None:
+        # Never offer another merchant's rows in a dropdown.
+        if not request.user.is_superuser:
+            if db_field.related_model is Merchant:
+                kwargs["queryset"] = merchants_for_user(user=request.user)
+            elif db_field.related_model is Product:
+                kwargs["queryset"] = Product.objects.filter(
+                    merchant__in=merchants_for_user(user=request.user)
+                )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+
+class MerchantScopedAdmin(MerchantScopedMixin, admin.ModelAdmin):
+    pass
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Merchant)
+class MerchantAdmin(MerchantScopedAdmin):
+    merchant_path = "pk"
+    list_display = ["name", "slug", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Merchant]:
+        if request.user.is_superuser:
+            return Merchant.objects.all()
+        return merchants_for_user(user=request.user)
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request.user.is_superuser
+
+    def get_inlines(self, request: HttpRequest, obj: Merchant | None) -> list[type]:
+        # Who belongs to a shop is decided by the operator, not by the shop's own staff.
+        return [MembershipInline] if request.user.is_superuser else []
+
+
+@admin.register(BrandKit)
+class BrandKitAdmin(MerchantScopedAdmin):
+    list_display = ["merchant", "primary_color", "secondary_color", "logo", "font"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        # Every merchant gets its brand kit when it is created.
+        return False
+
+
+class ProductImageInline(MerchantScopedMixin, admin.TabularInline):
+    model = ProductImage
+    merchant_path = "product__merchant"
+    extra = 0
+    fields = ["preview", "file", "position", "alt", "width", "height"]
+    readonly_fields = ["preview", "file", "width", "height"]
+
+    @admin.display(description="Image")
+    def preview(self, obj: ProductImage) -> str:
+        if not obj.file:
+            return "—"
+        return format_html('<img src="{}" style="height:64px">', obj.file.url)
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        # Images go through catalog.services.product_image_add (validation, hashing, dedup);
+        # the add_product_image command and the catalog import are the ways in.
+        return False
+
+
+@admin.register(Product)
+class ProductAdmin(MerchantScopedAdmin):
+    list_display = ["title", "sku", "merchant", "price", "currency", "status", "updated_at"]
+    list_filter = ["status", "merchant"]
+    search_fields = ["title", "sku", "category"]
+    inlines = [ProductImageInline]
+
+    def get_list_filter(self, request: HttpRequest) -> list[str]:
+        return ["status", "merchant"] if request.user.is_superuser else ["status"]
+
+
+@admin.register(ShopperProfile)
+class ShopperProfileAdmin(MerchantScopedAdmin):
+    list_display = [
+        "external_id", "merchant", "country", "climate", "aesthetic", "locale",
+        "personalization_consent",
+    ]  # fmt: skip
+    list_filter = ["climate", "aesthetic", "personalization_consent"]
+    search_fields = ["external_id"]

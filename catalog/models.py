@@ -1,0 +1,163 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+
+from .vocabulary import Aesthetic, Climate, Locale
+
+hex_color = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a color as #RRGGBB, e.g. #1F6FEB.")
+currency_code = RegexValidator(r"^[A-Z]{3}$", "Enter an ISO 4217 currency code, e.g. USD.")
+country_code = RegexValidator(r"^[A-Z]{2}$", "Enter an ISO 3166 country code, e.g. DE.")
+
+
+class Merchant(models.Model):
+    """A shop: the tenant every other row belongs to."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="merchants", blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        STAFF = "staff", "Staff"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.STAFF)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "merchant"], name="membership_unique_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.merchant} ({self.role})"
+
+
+def brand_asset_path(instance: "BrandKit", filename: str) -> str:
+    return f"brand/{instance.merchant.slug}/{filename}"
+
+
+class BrandKit(models.Model):
+    """How a merchant's videos look: colors, logo and caption font."""
+
+    merchant = models.OneToOneField(Merchant, on_delete=models.CASCADE, related_name="brand_kit")
+    logo = models.ImageField(upload_to=brand_asset_path, blank=True)
+    logo_hash = models.CharField(max_length=64, blank=True, editable=False)
+    primary_color = models.CharField(max_length=7, default="#1F2937", validators=[hex_color])
+    secondary_color = models.CharField(max_length=7, default="#F59E0B", validators=[hex_color])
+    font = models.FileField(
+        upload_to=brand_asset_path,
+        blank=True,
+        help_text="A TrueType or OpenType font for captions; the built-in sans serif if empty.",
+    )
+    font_hash = models.CharField(max_length=64, blank=True, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Brand kit of {self.merchant}"
+
+
+class Product(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        ARCHIVED = "archived", "Archived"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="products")
+    sku = models.CharField("SKU", max_length=100)
+    title = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    price = models.DecimalField(
+        max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
+    currency = models.CharField(max_length=3, default="USD", validators=[currency_code])
+    category = models.CharField(max_length=255, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["merchant", "title"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "sku"], name="product_unique_sku")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.sku})"
+
+
+def product_image_path(instance: "ProductImage", filename: str) -> str:
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else "png"
+    product = instance.product
+    return f"products/{product.merchant.slug}/{instance.content_hash[:2]}/{instance.content_hash}.{suffix}"
+
+
+class ProductImage(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
+    file = models.ImageField(
+        upload_to=product_image_path, width_field="width", height_field="height"
+    )
+    width = models.PositiveIntegerField(editable=False, default=0)
+    height = models.PositiveIntegerField(editable=False, default=0)
+    content_hash = models.CharField(max_length=64, editable=False)
+    position = models.PositiveIntegerField(default=1)
+    alt = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["product", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "content_hash"], name="productimage_unique_content"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Image {self.position} of {self.product.sku}"
+
+
+class ShopperProfile(models.Model):
+    """What a merchant knows about one of its shoppers, keyed by the merchant's own id."""
+
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="shopper_profiles"
+    )
+    external_id = models.CharField(max_length=200)
+    country = models.CharField(max_length=2, blank=True, validators=[country_code])
+    region = models.CharField(max_length=100, blank=True)
+    climate = models.CharField(max_length=20, choices=Climate.choices, blank=True)
+    aesthetic = models.CharField(max_length=20, choices=Aesthetic.choices, blank=True)
+    locale = models.CharField(max_length=10, choices=Locale.choices, blank=True)
+    personalization_consent = models.BooleanField(
+        default=False, help_text="Only shoppers who agreed see videos chosen for them."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["merchant", "external_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "external_id"], name="shopperprofile_unique_external_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} ({self.merchant})"

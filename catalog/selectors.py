@@ -1,0 +1,40 @@
+"""Reads from the catalog."""
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+
+from .models import Merchant, Product
+
+
+class CatalogLookupError(LookupError):
+    """A merchant or product named by a caller does not exist; the message says which."""
+
+
+def merchant_get(*, slug: str) -> Merchant:
+    merchant = Merchant.objects.filter(slug=slug).first()
+    if merchant is None:
+        raise CatalogLookupError(f"No merchant with slug {slug!r}.")
+    return merchant
+
+
+def product_get(*, merchant: Merchant, sku: str) -> Product:
+    product = Product.objects.filter(merchant=merchant, sku=sku).first()
+    if product is None:
+        raise CatalogLookupError(f"Merchant {merchant.slug!r} has no product with SKU {sku!r}.")
+    return product
+
+
+def products_for_merchant(*, merchant: Merchant, active_only: bool = True) -> QuerySet[Product]:
+    products = Product.objects.filter(merchant=merchant).prefetch_related("images")
+    if active_only:
+        products = products.filter(status=Product.Status.ACTIVE)
+    return products.order_by("title", "sku")
+
+
+def merchants_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Merchant]:
+    """The merchants whose rows this user may see: all for superusers, else their memberships."""
+    if not user.is_authenticated:
+        return Merchant.objects.none()
+    if user.is_superuser:
+        return Merchant.objects.all()
+    return Merchant.objects.filter(memberships__user=user)

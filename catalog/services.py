@@ -1,0 +1,181 @@
+"""Writes to the catalog. Views, admin, commands and tasks call these, never ``.save()``."""
+
+import hashlib
+import io
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from PIL import Image, UnidentifiedImageError
+
+from .models import BrandKit, Membership, Merchant, Product, ProductImage, ShopperProfile
+
+# Pillow refuses larger images as decompression bombs; a product photo never needs more.
+MAX_IMAGE_PIXELS = 40_000_000
+
+
+def merchant_create(*, name: str, slug: str) -> Merchant:
+    merchant = Merchant(name=name, slug=slug)
+    merchant.full_clean()
+    with transaction.atomic():
+        merchant.save()
+        BrandKit.objects.create(merchant=merchant)
+    return merchant
+
+
+def membership_grant(
+    *, merchant: Merchant, user: AbstractBaseUser, role: str = Membership.Role.STAFF
+) -> Membership:
+    membership, _ = Membership.objects.update_or_create(
+        merchant=merchant, user=user, defaults={"role": role}
+    )
+    return membership
+
+
+def brand_kit_update(
+    *,
+    merchant: Merchant,
+    primary_color: str | None = None,
+    secondary_color: str | None = None,
+    logo: tuple[str, bytes] | None = None,
+    font: tuple[str, bytes] | None = None,
+) -> BrandKit:
+    """Update the brand kit; ``logo``/``font`` are ``(filename, content)`` pairs.
+
+    The content hashes are kept beside the files because segment keys are built from them.
+    """
+    kit, _ = BrandKit.objects.get_or_create(merchant=merchant)
+    if primary_color is not None:
+        kit.primary_color = primary_color
+    if secondary_color is not None:
+        kit.secondary_color = secondary_color
+    kit.full_clean(exclude=["logo", "font"])
+    if logo is not None:
+        filename, content = logo
+        _open_image(content, filename=filename)
+        kit.logo_hash = hashlib.sha256(content).hexdigest()
+        kit.logo.save(filename, ContentFile(content), save=False)
+    if font is not None:
+        filename, content = font
+        _check_font(content, filename=filename)
+        kit.font_hash = hashlib.sha256(content).hexdigest()
+        kit.font.save(filename, ContentFile(content), save=False)
+    kit.save()
+    return kit
+
+
+def product_create(
+    *,
+    merchant: Merchant,
+    sku: str,
+    title: str,
+    price: Decimal | str,
+    currency: str = "USD",
+    description: str = "",
+    category: str = "",
+    tags: list[str] | None = None,
+    attributes: dict[str, Any] | None = None,
+    status: str = Product.Status.ACTIVE,
+) -> Product:
+    product = Product(
+        merchant=merchant,
+        sku=sku,
+        title=title,
+        price=Decimal(str(price)),
+        currency=currency,
+        description=description,
+        category=category,
+        tags=list(tags or []),
+        attributes=dict(attributes or {}),
+        status=status,
+    )
+    product.full_clean()
+    product.save()
+    return product
+
+
+def product_update(*, product: Product, **fields: Any) -> Product:
+    allowed = {
+        "title", "description", "price", "currency", "category", "tags", "attributes", "status",
+    }  # fmt: skip
+    unknown = set(fields) - allowed
+    if unknown:
+        raise TypeError(f"product_update() got unknown fields: {', '.join(sorted(unknown))}")
+    for name, value in fields.items():
+        setattr(product, name, Decimal(str(value)) if name == "price" else value)
+    product.full_clean()
+    product.save()
+    return product
+
+
+def product_image_add(
+    *, product: Product, filename: str, content: bytes, alt: str = "", position: int | None = None
+) -> ProductImage:
+    """Store a product photo once per content; the same bytes added twice return the first row.
+
+    The file is checked to be an image Pillow can decode before anything is written.
+    """
+    image = _open_image(content, filename=filename)
+    content_hash = hashlib.sha256(content).hexdigest()
+    existing = product.images.filter(content_hash=content_hash).first()
+    if existing is not None:
+        return existing
+    if position is None:
+        last = product.images.order_by("-position").values_list("position", flat=True).first()
+        position = (last or 0) + 1
+    suffix = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "TIFF": "tif"}.get(
+        image.format or "", "img"
+    )
+    row = ProductImage(product=product, content_hash=content_hash, position=position, alt=alt)
+    with transaction.atomic():
+        row.file.save(f"{content_hash}.{suffix}", ContentFile(content), save=False)
+        try:
+            row.full_clean()
+            row.save()
+        except Exception:
+            row.file.delete(save=False)
+            raise
+    return row
+
+
+def shopper_profile_upsert(
+    *, merchant: Merchant, external_id: str, **fields: Any
+) -> ShopperProfile:
+    profile = ShopperProfile.objects.filter(merchant=merchant, external_id=external_id).first()
+    if profile is None:
+        profile = ShopperProfile(merchant=merchant, external_id=external_id)
+    for name, value in fields.items():
+        setattr(profile, name, value)
+    profile.full_clean()
+    profile.save()
+    return profile
+
+
+def _open_image(content: bytes, *, filename: str) -> Image.Image:
+    if not content:
+        raise ValidationError(f"{filename}: the file is empty.")
+    try:
+        with Image.open(io.BytesIO(content)) as probe:
+            probe.verify()
+        image = Image.open(io.BytesIO(content))
+        if image.width * image.height > MAX_IMAGE_PIXELS:
+            raise ValidationError(
+                f"{filename}: {image.width}×{image.height} pixels is more than a product "
+                f"photo needs (at most {MAX_IMAGE_PIXELS:,} pixels)."
+            )
+        image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ValidationError(f"{filename}: not an image Scenecart can read ({exc}).") from exc
+    return image
+
+
+def _check_font(content: bytes, *, filename: str) -> None:
+    from PIL import ImageFont
+
+    try:
+        ImageFont.truetype(io.BytesIO(content), size=24)
+    except OSError as exc:
+        raise ValidationError(f"{filename}: not a TrueType/OpenType font ({exc}).") from exc

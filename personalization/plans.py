@@ -1,0 +1,275 @@
+"""``ScenePlan``: what each segment of a video shows, decided once for every backend.
+
+The same plan yields the text prompt an AI backend sends to its model and the structured fields
+(palette, backdrop, weather, light, camera move, captions) the local compositor draws from, so
+the two kinds of backend stage the same scene. Plans are plain data: their canonical JSON is
+part of a segment's cache key, so anything that does not change the pixels stays out of them.
+"""
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from catalog.models import BrandKit, Product
+from catalog.vocabulary import Aesthetic, Climate, TimeOfDay
+
+from .context import ShopperContext
+
+SegmentKind = Literal["hero", "scene"]
+SEGMENT_KINDS: tuple[SegmentKind, ...] = ("hero", "scene")
+DEFAULT_SECONDS: dict[str, float] = {"hero": 2.5, "scene": 4.0}
+
+CameraKind = Literal["push-in", "pan-left", "pan-right", "orbit", "rise"]
+WeatherKind = Literal["none", "rain", "snow", "sun", "haze", "heat"]
+
+
+@dataclass(frozen=True, slots=True)
+class Light:
+    temperature_k: int  # color temperature of the key light
+    direction_deg: int  # where the key light comes from: 0 = right, 90 = top, 180 = left
+    intensity: float  # 0..1
+
+
+@dataclass(frozen=True, slots=True)
+class CameraMove:
+    kind: CameraKind
+    strength: float  # 0..1, how far the move travels over the segment
+
+
+@dataclass(frozen=True, slots=True)
+class ScenePlan:
+    kind: SegmentKind
+    seconds: float
+    prompt: str
+    negative_prompt: str
+    backdrop: str
+    palette: tuple[str, ...]  # sky/top, ground/bottom, accent: #RRGGBB
+    weather: WeatherKind
+    light: Light
+    camera: CameraMove
+    caption: str
+    subcaption: str = ""
+    brand_colors: tuple[str, str] = ("#1F2937", "#F59E0B")
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ScenePlan":
+        data = dict(data)
+        data["light"] = Light(**data["light"])
+        data["camera"] = CameraMove(**data["camera"])
+        data["palette"] = tuple(data["palette"])
+        data["brand_colors"] = tuple(data["brand_colors"])
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    backdrop: str
+    palette: tuple[str, str, str]
+    weather: WeatherKind
+    phrase: str  # for prompts
+    tagline: str  # for the scene's subcaption
+
+
+CLIMATE_LOOKS: dict[Climate, Look] = {
+    Climate.SUNNY: Look(
+        "sun-trail", ("#7CC4F2", "#E8C98A", "#FFD36B"), "sun",
+        "on a sunlit trail under a clear blue sky, warm sun with a soft lens flare",
+        "Made for sunny days",
+    ),
+    Climate.RAINY: Look(
+        "rain-window", ("#5B6B7A", "#2F3A44", "#9FB4C7"), "rain",
+        "by a rain-streaked window, soft overcast light, droplets running down the glass",
+        "Ready for the rain",
+    ),
+    Climate.SNOWY: Look(
+        "snow-field", ("#C9D6E3", "#F4F7FA", "#8FB3D9"), "snow",
+        "in a quiet snowy landscape, gently falling snow, cold blue light",
+        "Warm through the winter",
+    ),
+    Climate.OVERCAST: Look(
+        "overcast-street", ("#9AA3AB", "#6E767D", "#C5CBD0"), "haze",
+        "on a calm city street under an overcast grey sky, diffuse light",
+        "Easy on grey days",
+    ),
+    Climate.HUMID_TROPICAL: Look(
+        "tropical-garden", ("#3FA37A", "#1E5E45", "#F2C14E"), "haze",
+        "in a lush tropical garden, humid air, deep greens and dappled light",
+        "Cool in the tropics",
+    ),
+    Climate.ARID: Look(
+        "desert-dunes", ("#F2B880", "#C98B4B", "#FFE1A8"), "heat",
+        "among warm desert dunes, dry air, sand tones and heat shimmer",
+        "Built for dry heat",
+    ),
+}  # fmt: skip
+
+AESTHETIC_LOOKS: dict[Aesthetic, tuple[str, CameraMove]] = {
+    Aesthetic.MINIMALIST: ("minimalist staging, clean light surfaces, generous negative space",
+                           CameraMove("push-in", 0.35)),
+    Aesthetic.COZY: ("cozy staging, warm tones, soft knitted textures, homely details",
+                     CameraMove("pan-right", 0.45)),
+    Aesthetic.LUXURY: ("luxurious staging, dark backdrop, specular highlights, a glossy reflection",
+                       CameraMove("orbit", 0.5)),
+    Aesthetic.OUTDOORSY: ("outdoorsy staging, open landscape with depth",
+                          CameraMove("pan-left", 0.6)),
+    Aesthetic.PLAYFUL: ("playful staging, saturated colors, bouncy energetic motion",
+                        CameraMove("rise", 0.7)),
+    Aesthetic.VINTAGE: ("vintage staging, warm film grade, light grain and a vignette",
+                        CameraMove("push-in", 0.25)),
+}  # fmt: skip
+
+TIME_LIGHT: dict[TimeOfDay, tuple[Light, str]] = {
+    TimeOfDay.MORNING: (Light(5200, 30, 0.75), "fresh morning light from a low angle"),
+    TimeOfDay.DAY: (Light(6000, 80, 0.9), "bright daylight from above"),
+    TimeOfDay.GOLDEN_HOUR: (Light(3400, 160, 0.85), "golden-hour backlight, long warm shadows"),
+    TimeOfDay.EVENING: (Light(3800, 150, 0.6), "soft evening light, warm lamps"),
+    TimeOfDay.NIGHT: (Light(7500, 100, 0.4), "night, cool moonlight and warm accent lights"),
+}
+
+NEGATIVE_PROMPT = (
+    "distorted or altered product, changed logo or label, extra text, watermark, low quality, "
+    "blurry, flicker"
+)
+
+
+def scene_plans_for(
+    *,
+    product: Product,
+    context: ShopperContext,
+    brand_kit: BrandKit | None = None,
+    seconds: dict[str, float] | None = None,
+) -> list[ScenePlan]:
+    """The ordered segment plans of one video: ``hero`` (shared by every context of the product)
+    then ``scene`` (the personalized part)."""
+    durations = {**DEFAULT_SECONDS, **(seconds or {})}
+    brand = (
+        (brand_kit.primary_color, brand_kit.secondary_color)
+        if brand_kit is not None
+        else ("#1F2937", "#F59E0B")
+    )
+    return [
+        hero_plan(product=product, brand_colors=brand, seconds=durations["hero"]),
+        scene_plan(
+            product=product, context=context, brand_colors=brand, seconds=durations["scene"]
+        ),
+    ]
+
+
+def hero_plan(*, product: Product, brand_colors: tuple[str, str], seconds: float) -> ScenePlan:
+    primary, secondary = brand_colors
+    subject = _subject(product)
+    return ScenePlan(
+        kind="hero",
+        seconds=round(seconds, 3),
+        prompt=(
+            f"Studio product shot of {subject} centered on a clean backdrop in the brand color "
+            f"{primary}, soft key light, slow push-in. Keep the product exactly as in the "
+            f"reference image."
+        ),
+        negative_prompt=NEGATIVE_PROMPT,
+        backdrop="brand-studio",
+        palette=(_mix(primary, "#FFFFFF", 0.15), _mix(primary, "#000000", 0.35), secondary),
+        weather="none",
+        light=Light(5600, 60, 0.8),
+        camera=CameraMove("push-in", 0.4),
+        caption=product.title,
+        brand_colors=brand_colors,
+    )
+
+
+def scene_plan(
+    *, product: Product, context: ShopperContext, brand_colors: tuple[str, str], seconds: float
+) -> ScenePlan:
+    subject = _subject(product)
+    look = CLIMATE_LOOKS.get(context.climate) if context.climate else None  # type: ignore[arg-type]
+    if look is None:
+        primary, secondary = brand_colors
+        look = Look(
+            "brand-studio",
+            (_mix(primary, "#FFFFFF", 0.35), _mix(primary, "#000000", 0.15), secondary),
+            "none",
+            "in a bright, neutral studio setting",
+            "",
+        )
+    staging, camera = (
+        AESTHETIC_LOOKS[context.aesthetic]
+        if context.aesthetic
+        else ("clean product staging", CameraMove("pan-right", 0.4))
+    )
+    light, light_phrase = (
+        TIME_LIGHT[context.time] if context.time else (Light(5600, 60, 0.8), "natural light")
+    )
+    palette = _grade(look.palette, context.aesthetic)
+    phrases = [look.phrase, staging, light_phrase]
+    if context.season:
+        phrases.append(f"{context.season.label.lower()} atmosphere")
+    return ScenePlan(
+        kind="scene",
+        seconds=round(seconds, 3),
+        prompt=(
+            f"Cinematic product video of {subject} {', '.join(phrases)}. Camera: {camera.kind}, "
+            f"smooth and slow. Keep the product exactly as in the reference image."
+        ),
+        negative_prompt=NEGATIVE_PROMPT,
+        backdrop=look.backdrop,
+        palette=palette,
+        weather=look.weather,
+        light=light,
+        camera=camera,
+        caption=product.title,
+        subcaption=look.tagline,
+        brand_colors=brand_colors,
+        extras={"aesthetic": str(context.aesthetic or ""), "season": str(context.season or "")},
+    )
+
+
+def _subject(product: Product) -> str:
+    words = product.title.strip()
+    if product.category:
+        return f"{words} ({product.category.split('>')[-1].strip().lower()})"
+    return words
+
+
+def _grade(palette: tuple[str, str, str], aesthetic: Aesthetic | None) -> tuple[str, str, str]:
+    """Shift a climate's palette toward an aesthetic's mood."""
+    sky, ground, accent = palette
+    match aesthetic:
+        case Aesthetic.MINIMALIST:
+            return _mix(sky, "#FFFFFF", 0.45), _mix(ground, "#FFFFFF", 0.5), accent
+        case Aesthetic.COZY:
+            return _mix(sky, "#D9A066", 0.3), _mix(ground, "#8B5A3C", 0.35), "#F4B860"
+        case Aesthetic.LUXURY:
+            return _mix(sky, "#0B0B12", 0.7), _mix(ground, "#000000", 0.8), "#D4AF37"
+        case Aesthetic.PLAYFUL:
+            return _saturate(sky), _saturate(ground), "#FF4FA3"
+        case Aesthetic.VINTAGE:
+            return _mix(sky, "#C8A27A", 0.35), _mix(ground, "#7A5C3E", 0.35), "#E3C08D"
+        case _:
+            return sky, ground, accent
+
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    value = color.lstrip("#")
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+
+
+def _hex(rgb: tuple[float, float, float]) -> str:
+    return "#" + "".join(f"{max(0, min(255, round(c))):02X}" for c in rgb)
+
+
+def _mix(color: str, other: str, amount: float) -> str:
+    a, b = _rgb(color), _rgb(other)
+    return _hex(tuple(x + (y - x) * amount for x, y in zip(a, b, strict=True)))  # type: ignore[arg-type]
+
+
+def _saturate(color: str) -> str:
+    r, g, b = _rgb(color)
+    mean = (r + g + b) / 3
+    return _hex(tuple(mean + (c - mean) * 1.6 for c in (r, g, b)))  # type: ignore[arg-type]

@@ -1,0 +1,63 @@
+"""The backend registry, configured like Django's STORAGES::
+
+    SCENECART_BACKENDS = {
+        "local": {"BACKEND": "rendering.backends.local.LocalBackend", "OPTIONS": {...}},
+    }
+
+Backends are built lazily, once per process, with ``import_string``; unknown aliases and
+unknown options raise ``ImproperlyConfigured`` with the alias in the message.
+"""
+
+import inspect
+from functools import cache
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.module_loading import import_string
+
+from .base import RenderAssets, RenderBackend, RenderError, RenderJob
+
+__all__ = ["RenderAssets", "RenderBackend", "RenderError", "RenderJob", "aliases", "backend_for"]
+
+
+def aliases() -> list[str]:
+    return list(settings.SCENECART_BACKENDS)
+
+
+@cache
+def backend_for(alias: str | None = None) -> RenderBackend:
+    alias = alias or settings.SCENECART_DEFAULT_BACKEND
+    config = settings.SCENECART_BACKENDS.get(alias)
+    if config is None:
+        raise ImproperlyConfigured(
+            f"Unknown render backend {alias!r}: SCENECART_BACKENDS has "
+            f"{', '.join(settings.SCENECART_BACKENDS) or 'none'}."
+        )
+    unknown_keys = set(config) - {"BACKEND", "OPTIONS"}
+    if unknown_keys:
+        raise ImproperlyConfigured(
+            f"SCENECART_BACKENDS[{alias!r}] has unknown keys: {', '.join(sorted(unknown_keys))}."
+        )
+    try:
+        backend_class = import_string(config["BACKEND"])
+    except (ImportError, KeyError) as exc:
+        raise ImproperlyConfigured(
+            f"SCENECART_BACKENDS[{alias!r}]['BACKEND'] cannot be imported: {exc}"
+        ) from exc
+    options = dict(config.get("OPTIONS", {}))
+    accepted = inspect.signature(backend_class).parameters
+    unknown = sorted(set(options) - set(accepted) - {"alias"})
+    if unknown:
+        raise ImproperlyConfigured(
+            f"SCENECART_BACKENDS[{alias!r}] has options {backend_class.__name__} does not "
+            f"take: {', '.join(unknown)}."
+        )
+    return backend_class(alias=alias, **options)
+
+
+@receiver(setting_changed)
+def _forget_backends(*, setting: str, **kwargs: object) -> None:
+    if setting in {"SCENECART_BACKENDS", "SCENECART_DEFAULT_BACKEND"}:
+        backend_for.cache_clear()

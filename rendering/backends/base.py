@@ -1,0 +1,54 @@
+"""The protocol every render backend implements, and the job it is given."""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from personalization.plans import ScenePlan
+from rendering.profiles import OutputProfile
+
+
+class RenderError(Exception):
+    """A render failed for a reason retrying will not fix (bad input, refused content)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RenderAssets:
+    """Input files, as bytes, with the content hashes that went into the segment key."""
+
+    product_image: bytes | None = None
+    font: bytes | None = None
+    logo: bytes | None = None
+    hashes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderJob:
+    plan: ScenePlan
+    profile: OutputProfile
+    assets: RenderAssets
+    seed: int = 0
+
+
+class RenderBackend(Protocol):
+    """What the rendering core needs of a backend.
+
+    ``version`` goes into every segment key: bump it whenever the same job would produce
+    different pixels. Local backends render synchronously; HTTP providers (which submit, then
+    poll from re-scheduled tasks) extend this protocol with ``submit``/``poll``/``fetch``.
+    """
+
+    alias: str
+    version: str
+    synchronous: ClassVar[bool]
+
+    def option_fingerprint(self) -> dict[str, Any]:
+        """The options that change the pixels (part of the segment key)."""
+        ...
+
+    def estimate_cost(self, job: RenderJob) -> Decimal: ...
+
+    def render(self, job: RenderJob, out_path: Path) -> None:
+        """Write the segment to ``out_path`` in the house format of ``job.profile``."""
+        ...

@@ -1,0 +1,412 @@
+"""Writes of the rendering core: segments are planned, rendered once, stored; videos are
+assembled from them.
+
+The flow: ``video_request`` plans a product × context × aspect into segment specs, finds or
+creates one ``Segment`` row per unique key and enqueues only the renders that are missing.
+``segment_render`` (run by the ``render_segment`` task) claims a segment, renders it into a
+temporary directory, verifies the file by probing it and stores it. When a video's last segment
+is ready, ``video_assemble`` (the ``assemble_video`` task) joins them by stream copy.
+"""
+
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.text import slugify
+
+from catalog.models import BrandKit, Product
+from personalization.context import ShopperContext
+from personalization.plans import ScenePlan, scene_plans_for
+
+from .backends import RenderAssets, RenderBackend, RenderJob, backend_for
+from .media import MediaError, concat_copy, poster_jpeg, verify
+from .models import Segment, Video, VideoSegment
+from .profiles import OutputProfile, profile_for
+from .selectors import videos_waiting_for
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentSpec:
+    """A segment as planned: enough to find it in the cache or to render it."""
+
+    key: str
+    plan: ScenePlan
+    profile: OutputProfile
+    backend: RenderBackend
+    inputs: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class VideoRequest:
+    video: Video
+    segments: list[Segment]
+    to_render: list[Segment]  # segments not yet READY when the request was made
+
+
+def segment_key(
+    *,
+    merchant_id: int,
+    backend: RenderBackend,
+    plan: ScenePlan,
+    inputs: dict[str, str],
+    profile: OutputProfile,
+) -> str:
+    """sha256 over everything that determines a segment's pixels.
+
+    The merchant is part of the key although it does not change pixels: segments are stored,
+    counted and deleted per tenant, and one shop's files are never served for another's.
+    """
+    material = {
+        "merchant": merchant_id,
+        "backend": f"{type(backend).__module__}.{type(backend).__qualname__}",
+        "version": backend.version,
+        "options": backend.option_fingerprint(),
+        "plan": plan.to_dict(),
+        "inputs": inputs,
+        "profile": profile.to_dict(),
+    }
+    canonical = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def segment_specs(
+    *,
+    product: Product,
+    context: ShopperContext,
+    aspect: str,
+    backend_alias: str | None = None,
+    seconds: dict[str, float] | None = None,
+) -> list[SegmentSpec]:
+    profile = profile_for(aspect)
+    backend = backend_for(backend_alias)
+    brand_kit = BrandKit.objects.filter(merchant_id=product.merchant_id).first()
+    plans = scene_plans_for(product=product, context=context, brand_kit=brand_kit, seconds=seconds)
+    inputs = _input_hashes(product=product, brand_kit=brand_kit)
+    return [
+        SegmentSpec(
+            key=segment_key(
+                merchant_id=product.merchant_id,
+                backend=backend,
+                plan=plan,
+                inputs=inputs,
+                profile=profile,
+            ),
+            plan=plan,
+            profile=profile,
+            backend=backend,
+            inputs=inputs,
+        )
+        for plan in plans
+    ]
+
+
+def segment_ensure(*, spec: SegmentSpec, merchant_id: int) -> Segment:
+    """The cached segment for this spec, created PENDING if it does not exist yet."""
+    segment, _ = Segment.objects.get_or_create(
+        key=spec.key,
+        defaults={
+            "merchant_id": merchant_id,
+            "kind": spec.plan.kind,
+            "backend": spec.backend.alias,
+            "backend_version": spec.backend.version,
+            "plan": spec.plan.to_dict(),
+            "inputs": spec.inputs,
+            "profile": spec.profile.to_dict(),
+        },
+    )
+    return segment
+
+
+def segment_enqueue(segments: Iterable[Segment]) -> None:
+    """Queue renders for these segments once the surrounding transaction commits."""
+    from .tasks import render_segment
+
+    ids = [segment.pk for segment in segments]
+    transaction.on_commit(lambda: [render_segment.delay(pk) for pk in ids])
+
+
+def segment_render(*, segment: Segment) -> Segment:
+    """Render a segment if nobody has, or is; return it as it now stands.
+
+    Idempotent: a READY segment is returned untouched, a segment another worker is rendering
+    is left to it (unless its claim is older than SCENECART_RENDER_STALE_AFTER, i.e. that
+    worker died). The file is verified before the row says READY.
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.SCENECART_RENDER_STALE_AFTER)
+    claimed = (
+        Segment.objects.filter(pk=segment.pk)
+        .filter(
+            Q(status=Segment.Status.PENDING)
+            | Q(status=Segment.Status.RENDERING, claimed_at__lt=stale)
+        )
+        .update(
+            status=Segment.Status.RENDERING, claimed_at=now, error="", attempts=F("attempts") + 1
+        )
+    )
+    segment.refresh_from_db()
+    if not claimed:
+        return segment
+
+    plan = ScenePlan.from_dict(segment.plan)
+    profile = OutputProfile(**segment.profile)
+    started = time.perf_counter()
+    try:
+        backend = backend_for(segment.backend)
+        job = RenderJob(plan=plan, profile=profile, assets=_assets_for(segment), seed=0)
+        with tempfile.TemporaryDirectory(prefix="scenecart-segment-") as workdir:
+            out_path = Path(workdir) / f"{segment.key}.mp4"
+            backend.render(job, out_path)
+            probed = verify(
+                out_path, profile, seconds=profile.frames_for(plan.seconds) / profile.fps
+            )
+            name = _store(out_path, f"segments/{segment.key[:2]}/{segment.key}.mp4")
+    except Exception as exc:
+        logger.exception("Rendering segment %s (%s) failed", segment.key[:12], segment.kind)
+        segment_fail(segment=segment, reason=f"{type(exc).__name__}: {exc}")
+        raise
+    Segment.objects.filter(pk=segment.pk, claimed_at=now).update(
+        status=Segment.Status.READY,
+        file=name,
+        duration=probed.duration,
+        rendered_at=timezone.now(),
+        render_seconds=time.perf_counter() - started,
+    )
+    segment.refresh_from_db()
+    logger.info(
+        "Rendered segment %s (%s) in %.2f s",
+        segment.key[:12],
+        segment.kind,
+        segment.render_seconds or 0,
+    )
+    return segment
+
+
+def segment_fail(*, segment: Segment, reason: str) -> None:
+    """Mark a segment FAILED, and every unfinished video that needs it, with the reason."""
+    with transaction.atomic():
+        Segment.objects.filter(pk=segment.pk).update(
+            status=Segment.Status.FAILED, error=reason[:2000]
+        )
+        for video in videos_waiting_for(segment=segment):
+            Video.objects.filter(pk=video.pk).update(
+                status=Video.Status.FAILED,
+                error=f"The {segment.kind} segment failed: {reason}"[:2000],
+            )
+
+
+def segment_followups(*, segment: Segment) -> None:
+    """After a segment's task: queue assembly of every waiting video whose segments are ready.
+
+    Runs whether or not this task did the render, which closes the race with a request that
+    added a video while the segment was being rendered.
+    """
+    from .tasks import assemble_video
+
+    if segment.status != Segment.Status.READY:
+        return
+    for video in videos_waiting_for(segment=segment):
+        if not video.parts.exclude(segment__status=Segment.Status.READY).exists():
+            assemble_video.delay(video.pk)
+
+
+def video_request(
+    *,
+    product: Product,
+    context: ShopperContext,
+    aspect: str,
+    backend_alias: str | None = None,
+    seconds: dict[str, float] | None = None,
+) -> VideoRequest:
+    """Make sure the video for this product, context and aspect exists or is on its way.
+
+    Only segments missing from the cache are rendered; a video whose segments all exist is
+    queued straight for assembly; a video that is READY with the same recipe is left alone.
+    """
+    specs = segment_specs(
+        product=product,
+        context=context,
+        aspect=aspect,
+        backend_alias=backend_alias,
+        seconds=seconds,
+    )
+    recipe_key = hashlib.sha256("\n".join(spec.key for spec in specs).encode()).hexdigest()
+    with transaction.atomic():
+        segments = [segment_ensure(spec=spec, merchant_id=product.merchant_id) for spec in specs]
+        retry = [s for s in segments if s.status == Segment.Status.FAILED]
+        if retry:
+            Segment.objects.filter(pk__in=[s.pk for s in retry]).update(
+                status=Segment.Status.PENDING, error=""
+            )
+            for s in retry:
+                s.status = Segment.Status.PENDING
+        video, created = Video.objects.get_or_create(
+            product=product,
+            bucket=context.bucket,
+            aspect=profile_for(aspect).aspect,
+            defaults={"recipe_key": recipe_key, "backend": specs[0].backend.alias},
+        )
+        video = Video.objects.select_for_update().get(pk=video.pk)
+        if created or video.recipe_key != recipe_key or video.status == Video.Status.FAILED:
+            video.recipe_key = recipe_key
+            video.backend = specs[0].backend.alias
+            video.status = Video.Status.PENDING
+            video.error = ""
+            video.save(update_fields=["recipe_key", "backend", "status", "error", "updated_at"])
+            video.parts.all().delete()
+            VideoSegment.objects.bulk_create(
+                VideoSegment(video=video, segment=segment, position=index)
+                for index, segment in enumerate(segments)
+            )
+        to_render = [s for s in segments if s.status != Segment.Status.READY]
+        pending = [s for s in to_render if s.status == Segment.Status.PENDING]
+        if pending:
+            segment_enqueue(pending)
+        elif not to_render and video.status != Video.Status.READY:
+            from .tasks import assemble_video
+
+            transaction.on_commit(lambda: assemble_video.delay(video.pk))
+    return VideoRequest(video=video, segments=segments, to_render=to_render)
+
+
+def video_assemble(*, video: Video) -> Video:
+    """Join a video's segments by stream copy, write its poster, verify, store, mark READY."""
+    stale = timezone.now() - timedelta(seconds=settings.SCENECART_RENDER_STALE_AFTER)
+    claimed = (
+        Video.objects.filter(pk=video.pk)
+        .filter(
+            Q(status=Video.Status.PENDING) | Q(status=Video.Status.ASSEMBLING, updated_at__lt=stale)
+        )
+        .update(status=Video.Status.ASSEMBLING, updated_at=timezone.now())
+    )
+    video.refresh_from_db()
+    if not claimed:
+        return video
+    parts = list(
+        video.parts.select_related("segment", "video__product__merchant").order_by("position")
+    )
+    if not parts or any(p.segment.status != Segment.Status.READY for p in parts):
+        Video.objects.filter(pk=video.pk).update(status=Video.Status.PENDING)
+        video.refresh_from_db()
+        return video
+    product = video.product
+    profile = profile_for(video.aspect)
+    expected = sum(p.segment.duration or 0 for p in parts)
+    stem = (
+        f"videos/{product.merchant.slug}/{slugify(product.sku) or product.pk}/"
+        f"{_bucket_slug(video.bucket)}-{video.aspect.replace(':', 'x')}-{video.recipe_key[:12]}"
+    )
+    try:
+        with tempfile.TemporaryDirectory(prefix="scenecart-video-") as workdir:
+            work = Path(workdir)
+            local_parts = [
+                _local_copy(p.segment.file.name, work / f"part{p.position}.mp4") for p in parts
+            ]
+            out_path = work / "video.mp4"
+            concat_copy(local_parts, out_path)
+            probed = verify(out_path, profile, seconds=expected, tolerance=0.1 + 0.05 * len(parts))
+            poster_path = work / "poster.jpg"
+            # The poster shows the personalized scene, not the shared opening shot.
+            first = parts[0].segment.duration or 0
+            poster_jpeg(out_path, poster_path, at_seconds=min(probed.duration * 0.9, first + 1.0))
+            file_name = _store(out_path, f"{stem}.mp4")
+            poster_name = _store(poster_path, f"{stem}.jpg")
+    except Exception as exc:
+        logger.exception("Assembling video %s failed", video.pk)
+        Video.objects.filter(pk=video.pk).update(
+            status=Video.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        raise
+    Video.objects.filter(pk=video.pk).update(
+        status=Video.Status.READY,
+        file=file_name,
+        poster=poster_name,
+        duration=probed.duration,
+        error="",
+        ready_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    video.refresh_from_db()
+    return video
+
+
+def segment_export(*, segment: Segment, out_path: Path) -> Path:
+    """Copy a READY segment's file to a path outside storage (the render_segment command)."""
+    if segment.status != Segment.Status.READY:
+        raise MediaError(
+            f"Segment {segment.key[:12]} is {segment.status}, not ready: {segment.error}"
+        )
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = out_path.with_name(f".{out_path.name}.part")
+    with default_storage.open(segment.file.name, "rb") as source, partial.open("wb") as target:
+        shutil.copyfileobj(source, target, length=1024 * 1024)
+    partial.replace(out_path)
+    return out_path
+
+
+def _input_hashes(*, product: Product, brand_kit: BrandKit | None) -> dict[str, str]:
+    image = product.images.order_by("position", "id").first()
+    return {
+        "product_image": image.content_hash if image else "",
+        "font": brand_kit.font_hash if brand_kit and brand_kit.font else "",
+    }
+
+
+def _assets_for(segment: Segment) -> RenderAssets:
+    """Load the input files named by the segment's input hashes."""
+    from catalog.models import ProductImage
+
+    hashes: dict[str, Any] = segment.inputs
+    image_bytes = None
+    if hashes.get("product_image"):
+        image = ProductImage.objects.filter(
+            content_hash=hashes["product_image"], product__merchant_id=segment.merchant_id
+        ).first()
+        if image is None:
+            raise MediaError("The product image this segment was planned with no longer exists.")
+        with image.file.open("rb") as handle:
+            image_bytes = handle.read()
+    font_bytes = None
+    if hashes.get("font"):
+        kit = BrandKit.objects.get(merchant_id=segment.merchant_id)
+        with kit.font.open("rb") as handle:
+            font_bytes = handle.read()
+    return RenderAssets(product_image=image_bytes, font=font_bytes, hashes=dict(hashes))
+
+
+def _store(path: Path, name: str) -> str:
+    """Save a finished file under ``name``; a leftover from an earlier attempt is replaced."""
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    with path.open("rb") as handle:
+        return default_storage.save(name, File(handle, name=Path(name).name))
+
+
+def _local_copy(name: str, dest: Path) -> Path:
+    """A local path for a stored file: the file itself on local storage, else a download."""
+    try:
+        return Path(default_storage.path(name))
+    except NotImplementedError:
+        with default_storage.open(name, "rb") as source, dest.open("wb") as target:
+            shutil.copyfileobj(source, target, length=1024 * 1024)
+        return dest
+
+
+def _bucket_slug(bucket: str) -> str:
+    return slugify(bucket.replace("=", "-").replace(",", "_")) or "generic"

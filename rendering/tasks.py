@@ -1,0 +1,32 @@
+"""Celery tasks: thin, id-taking, idempotent. The work is in ``rendering.services``."""
+
+from celery import shared_task
+
+from . import services
+from .models import Segment, Video
+
+
+@shared_task(name="rendering.render_segment", acks_late=True, reject_on_worker_lost=True)
+def render_segment(segment_id: int) -> None:
+    segment = Segment.objects.filter(pk=segment_id).first()
+    if segment is None:
+        return
+    try:
+        segment = services.segment_render(segment=segment)
+    except Exception:
+        # segment_render has recorded the failure on the segment and its videos; a local render
+        # that failed once fails the same way again, so there is nothing to retry.
+        return
+    services.segment_followups(segment=segment)
+
+
+@shared_task(name="rendering.assemble_video", acks_late=True, reject_on_worker_lost=True)
+def assemble_video(video_id: int) -> None:
+    video = Video.objects.filter(pk=video_id).first()
+    if video is None:
+        return
+    try:
+        services.video_assemble(video=video)
+    except Exception:
+        # Recorded on the video (status FAILED with the reason); a new request retries it.
+        return
