@@ -10,6 +10,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from django.conf import settings
+
 from catalog.models import BrandKit, Product
 from catalog.vocabulary import Aesthetic, Climate, TimeOfDay
 
@@ -17,7 +19,6 @@ from .context import ShopperContext
 
 SegmentKind = Literal["hero", "scene"]
 SEGMENT_KINDS: tuple[SegmentKind, ...] = ("hero", "scene")
-DEFAULT_SECONDS: dict[str, float] = {"hero": 2.5, "scene": 4.0}
 
 CameraKind = Literal["push-in", "pan-left", "pan-right", "orbit", "rise"]
 WeatherKind = Literal["none", "rain", "snow", "sun", "haze", "heat"]
@@ -148,7 +149,7 @@ def scene_plans_for(
 ) -> list[ScenePlan]:
     """The ordered segment plans of one video: ``hero`` (shared by every context of the product)
     then ``scene`` (the personalized part)."""
-    durations = {**DEFAULT_SECONDS, **(seconds or {})}
+    durations = {**settings.SCENECART_SEGMENT_SECONDS, **(seconds or {})}
     brand = (
         (brand_kit.primary_color, brand_kit.secondary_color)
         if brand_kit is not None

@@ -7,6 +7,8 @@ Identical stream parameters per profile are what let assembly concatenate segmen
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from django.conf import settings
+
 
 class UnknownAspect(ValueError):
     pass
@@ -34,17 +36,19 @@ class OutputProfile:
         return max(1, round(seconds * self.fps))
 
 
-PROFILES: dict[str, OutputProfile] = {
-    "16:9": OutputProfile("16:9", 1280, 720),
-    "9:16": OutputProfile("9:16", 1080, 1920),
-    "1:1": OutputProfile("1:1", 1080, 1080),
-}
+def profiles() -> dict[str, OutputProfile]:
+    """The output profile of each aspect, from ``SCENECART_PROFILES``."""
+    return {
+        aspect: OutputProfile(aspect=aspect, **spec)
+        for aspect, spec in settings.SCENECART_PROFILES.items()
+    }
 
 
 def profile_for(aspect: str) -> OutputProfile:
+    known = profiles()
     try:
-        return PROFILES[aspect.strip()]
+        return known[aspect.strip()]
     except KeyError:
         raise UnknownAspect(
-            f"Unknown aspect {aspect!r}: expected one of {', '.join(PROFILES)}."
+            f"Unknown aspect {aspect!r}: expected one of {', '.join(known)}."
         ) from None

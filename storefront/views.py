@@ -19,6 +19,7 @@ DEMO_CONTEXTS = [
     ("Rainy · minimalist", "climate=rainy,aesthetic=minimalist"),
     ("Sunny · playful", "climate=sunny,aesthetic=playful"),
 ]
+DEMO_VARIANTS = [(label, text, ShopperContext.parse(text).bucket) for label, text in DEMO_CONTEXTS]
 
 
 @require_GET
@@ -33,13 +34,8 @@ def home(request: HttpRequest) -> HttpResponse:
     for product in products:
         by_bucket = {video.bucket: video for video in videos[product.pk]}
         variants = [
-            {
-                "label": label,
-                "context": text,
-                "bucket": ShopperContext.parse(text).bucket,
-                "video": video_payload(by_bucket.get(ShopperContext.parse(text).bucket), request),
-            }
-            for label, text in DEMO_CONTEXTS
+            {"label": label, "context": text, "video": video_payload(by_bucket.get(bucket), request)}
+            for label, text, bucket in DEMO_VARIANTS
         ]
         image = next(iter(product.images.all()), None)
         cards.append(

@@ -26,9 +26,13 @@ def aliases() -> list[str]:
     return list(settings.SCENECART_BACKENDS)
 
 
-@cache
 def backend_for(alias: str | None = None) -> RenderBackend:
-    alias = alias or settings.SCENECART_DEFAULT_BACKEND
+    """The backend configured under ``alias`` (the default backend if None)."""
+    return _build(alias or settings.SCENECART_DEFAULT_BACKEND)
+
+
+@cache
+def _build(alias: str) -> RenderBackend:
     config = settings.SCENECART_BACKENDS.get(alias)
     if config is None:
         raise ImproperlyConfigured(
@@ -60,4 +64,4 @@ def backend_for(alias: str | None = None) -> RenderBackend:
 @receiver(setting_changed)
 def _forget_backends(*, setting: str, **kwargs: object) -> None:
     if setting in {"SCENECART_BACKENDS", "SCENECART_DEFAULT_BACKEND"}:
-        backend_for.cache_clear()
+        _build.cache_clear()

@@ -138,7 +138,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # from files under SCENECART_VAR_DIR, so the demo runs with nothing but Python installed.
 SCENECART_VAR_DIR = env.path("SCENECART_VAR_DIR", default=BASE_DIR / "var")
 REDIS_URL = env.str("REDIS_URL", default="")
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost//")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = Path(SCENECART_VAR_DIR) / "broker"
@@ -190,6 +190,18 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
+
+# The house format of each aspect: every segment of an aspect is encoded exactly like this.
+SCENECART_PROFILES = {
+    "16:9": {"width": 1280, "height": 720, "fps": 30},
+    "9:16": {"width": 1080, "height": 1920, "fps": 30},
+    "1:1": {"width": 1080, "height": 1080, "fps": 30},
+}
+# Length in seconds of each segment kind of a video.
+SCENECART_SEGMENT_SECONDS = {
+    "hero": env.float("SCENECART_HERO_SECONDS", default=2.5),
+    "scene": env.float("SCENECART_SCENE_SECONDS", default=4.0),
 }
 
 # The merchant whose products the home page shows.

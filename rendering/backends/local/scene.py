@@ -95,7 +95,7 @@ class Stage:
         # Vignette keeps the eye on the product.
         vignette = 1 - 0.35 * (((x - 0.5) * 1.5) ** 2 + ((y - 0.5) * 1.5) ** 2)
         image = np.clip(image * vignette, 0, 255).astype(np.uint8)
-        picture = Image.fromarray(image, "RGB")
+        picture = Image.fromarray(image)
         return picture.filter(ImageFilter.GaussianBlur(radius=max(1.0, bw / 400)))
 
     def _scenery(

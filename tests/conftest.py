@@ -1,0 +1,148 @@
+"""Shared fixtures.
+
+The suite runs on whatever DATABASE_URL / REDIS_URL say: nothing set means SQLite and the
+filesystem broker (no services). ``scripts/test`` runs it once that way and, where PostgreSQL
+and Redis are reachable (always under CI=true, where their absence is a failure), once more
+against them.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+
+from scenecart.settings import test as test_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKER_QUEUES = "default,render.local,render.remote,assemble"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 2):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under CI=true a configured service that is down fails the run instead of skipping."""
+    for variable, port in (("DATABASE_URL", 5432), ("REDIS_URL", 6379)):
+        url = os.environ.get(variable, "")
+        if url and not url.startswith("sqlite") and not _reachable(url, port):
+            pytest.exit(f"{variable}={url} is set but nothing answers there.", returncode=3)
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """Each test writes its files into its own MEDIA_ROOT."""
+    root = tmp_path / "media"
+    root.mkdir()
+    settings.MEDIA_ROOT = str(root)  # type: ignore[attr-defined]
+    return root
+
+
+@pytest.fixture
+def small_videos(settings: pytest.FixtureRequest) -> None:
+    """Test-sized house formats and short segments, so renders take a fraction of a second."""
+    settings.SCENECART_PROFILES = test_settings.SMALL_PROFILES  # type: ignore[attr-defined]
+    settings.SCENECART_SEGMENT_SECONDS = test_settings.SMALL_SEGMENT_SECONDS  # type: ignore[attr-defined]
+
+
+def _worker_database_url() -> str:
+    """A URL for the test database pytest-django created, for a worker in another process."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+def _purge_broker() -> None:
+    """Drop messages a previous run left in the broker, so the worker sees only ours."""
+    from scenecart.celery import app
+
+    options = app.conf.broker_transport_options or {}
+    if "data_folder_in" in options:
+        shutil.rmtree(Path(str(options["data_folder_in"])).parent, ignore_errors=True)
+        for key in ("data_folder_in", "data_folder_out", "control_folder"):
+            Path(str(options[key])).mkdir(parents=True, exist_ok=True)
+        return
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        for queue in WORKER_QUEUES.split(","):
+            channel.queue_purge(queue)
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None, settings: pytest.FixtureRequest, small_videos: None, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker process on the configured broker and the test database.
+
+    It gets the test's settings through the environment: the test database, MEDIA_ROOT and
+    the test-sized profiles (SCENECART_TEST_SMALL_VIDEOS).
+    """
+    _purge_broker()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "scenecart.settings.test",
+        "DATABASE_URL": _worker_database_url(),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),  # type: ignore[attr-defined]
+        "SCENECART_TEST_SMALL_VIDEOS": "1",
+    }
+    log_path = tmp_path / "worker.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "celery", "-A", "scenecart", "worker",
+            "-Q", WORKER_QUEUES, "-c", "2", "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
+            "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
+        ],  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while b" ready." not in log_path.read_bytes():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"Celery worker did not start:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.2)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        if process.returncode not in (0, -15):
+            sys.stderr.write(log_path.read_text()[-3000:])
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis server the suite is configured for (REDIS_URL); skipped without one, except
+    under CI=true where a missing Redis fails."""
+    url = os.environ.get("REDIS_URL") or django_settings.REDIS_URL
+    if not url:
+        if IN_CI:
+            pytest.fail("CI=true but REDIS_URL is not set: scripts/test sets it for the services pass.")
+        pytest.skip("REDIS_URL is not set (the services pass of scripts/test sets it)")
+    return url
