@@ -19,8 +19,15 @@ fi
 venv_install() {
   local requirements="$1"
   if [ ! -x .venv/bin/python ]; then
-    "$PYTHON" -m venv .venv || {
-      echo "Could not create .venv. On Debian: apt-get install python3.11-venv" >&2; exit 1; }
+    if ! "$PYTHON" -m venv .venv 2>/dev/null; then
+      rm -rf .venv
+      # Debian splits venv/ensurepip into its own package.
+      if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11-venv >/dev/null
+      fi
+      "$PYTHON" -m venv .venv || {
+        echo "Could not create .venv. On Debian: sudo apt-get install python3.11-venv" >&2; exit 1; }
+    fi
   fi
   local stamp=".venv/.installed-$(basename "$requirements")"
   if [ ! -f "$stamp" ] || [ -n "$(find requirements*.txt -newer "$stamp")" ]; then

@@ -34,7 +34,11 @@ def home(request: HttpRequest) -> HttpResponse:
     for product in products:
         by_bucket = {video.bucket: video for video in videos[product.pk]}
         variants = [
-            {"label": label, "context": text, "video": video_payload(by_bucket.get(bucket), request)}
+            {
+                "label": label,
+                "context": text,
+                "video": video_payload(by_bucket.get(bucket), request),
+            }
             for label, text, bucket in DEMO_VARIANTS
         ]
         image = next(iter(product.images.all()), None)

@@ -31,7 +31,9 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 def _reachable(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 2):
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), 2
+        ):
             return True
     except OSError:
         return False
@@ -43,6 +45,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         url = os.environ.get(variable, "")
         if url and not url.startswith("sqlite") and not _reachable(url, port):
             pytest.exit(f"{variable}={url} is set but nothing answers there.", returncode=3)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # The run folder made by scenecart.settings.test (broker files, the SQLite test database).
+    run_dir = Path(str(test_settings.TEST_RUN_DIR))
+    if run_dir.name.startswith("scenecart-test-"):
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
@@ -89,7 +98,9 @@ def _purge_broker() -> None:
 
 
 @pytest.fixture
-def celery_worker(transactional_db: None, settings: pytest.FixtureRequest, small_videos: None, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def celery_worker(
+    transactional_db: None, settings: pytest.FixtureRequest, small_videos: None, tmp_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     """A real Celery worker process on the configured broker and the test database.
 
     It gets the test's settings through the environment: the test database, MEDIA_ROOT and
@@ -107,10 +118,24 @@ def celery_worker(transactional_db: None, settings: pytest.FixtureRequest, small
     log = log_path.open("wb")
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "celery", "-A", "scenecart", "worker",
-            "-Q", WORKER_QUEUES, "-c", "2", "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
-            "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
-        ],  # fmt: skip
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "scenecart",
+            "worker",
+            "-Q",
+            WORKER_QUEUES,
+            "-c",
+            "2",
+            "-n",
+            f"test-{uuid.uuid4().hex[:8]}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            "INFO",
+        ],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -143,6 +168,8 @@ def redis_url() -> str:
     url = os.environ.get("REDIS_URL") or django_settings.REDIS_URL
     if not url:
         if IN_CI:
-            pytest.fail("CI=true but REDIS_URL is not set: scripts/test sets it for the services pass.")
+            pytest.fail(
+                "CI=true but REDIS_URL is not set: scripts/test sets it for the services pass."
+            )
         pytest.skip("REDIS_URL is not set (the services pass of scripts/test sets it)")
     return url

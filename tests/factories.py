@@ -12,7 +12,9 @@ from catalog.services import merchant_create, product_create, product_image_add
 _counter = itertools.count(1)
 
 
-def photo_bytes(color: str = "#E4572E", size: tuple[int, int] = (240, 240), fmt: str = "PNG") -> bytes:
+def photo_bytes(
+    color: str = "#E4572E", size: tuple[int, int] = (240, 240), fmt: str = "PNG"
+) -> bytes:
     """A small product photo: a colored shape on white, like a shop's packshot."""
     image = Image.new("RGB", size, "#FFFFFF")
     w, h = size

@@ -2,18 +2,30 @@
 
 The database is whatever DATABASE_URL says (SQLite by default). Under SQLite the test database
 is a file, not memory, so a Celery worker started by a test in its own process sees the rows.
+
+Each test run gets its own folder (``SCENECART_TEST_RUN_DIR``) for that file and for the
+filesystem broker, so two runs on one machine, or a run beside the demo, never take each
+other's tasks. Worker processes the suite starts inherit it through the environment.
 """
 
+import os
+import tempfile
+from pathlib import Path
+
 from .base import *  # noqa: F403
-from .base import BASE_DIR, DATABASES, env
+from .base import CELERY_BROKER_URL, DATABASES, broker_transport_options, env
+
+TEST_RUN_DIR = Path(
+    os.environ.setdefault("SCENECART_TEST_RUN_DIR", tempfile.mkdtemp(prefix="scenecart-test-"))
+)
+SCENECART_VAR_DIR = TEST_RUN_DIR / "var"
+CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL, SCENECART_VAR_DIR)
 
 SECRET_KEY = "test-only-key"
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"] = {
-        "NAME": env.str("SCENECART_TEST_SQLITE", default=str(BASE_DIR / "var" / "test.sqlite3"))
-    }
+    DATABASES["default"]["TEST"] = {"NAME": str(TEST_RUN_DIR / "test.sqlite3")}
 
 # Test-sized house formats and short segments: renders take a fraction of a second.
 SMALL_PROFILES = {

@@ -14,7 +14,10 @@ def plans(context: str, **kwargs: object) -> dict[str, ScenePlan]:
     brand_kit_update(merchant=merchant, primary_color="#112233", secondary_color="#FFAA00")
     merchant.refresh_from_db()
     result = scene_plans_for(
-        product=product, context=ShopperContext.parse(context), brand_kit=merchant.brand_kit, **kwargs
+        product=product,
+        context=ShopperContext.parse(context),
+        brand_kit=merchant.brand_kit,
+        **kwargs,
     )
     return {plan.kind: plan for plan in result}
 

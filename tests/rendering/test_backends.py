@@ -14,7 +14,10 @@ def test_default_backend_is_the_local_renderer() -> None:
 
 def test_options_reach_the_backend(settings: pytest.FixtureRequest) -> None:
     settings.SCENECART_BACKENDS = {  # type: ignore[attr-defined]
-        "fast": {"BACKEND": "rendering.backends.local.LocalBackend", "OPTIONS": {"preset": "ultrafast", "crf": 30}}
+        "fast": {
+            "BACKEND": "rendering.backends.local.LocalBackend",
+            "OPTIONS": {"preset": "ultrafast", "crf": 30},
+        }
     }
     backend = backend_for("fast")
     assert backend.option_fingerprint() == {"preset": "ultrafast", "crf": 30}
@@ -23,7 +26,15 @@ def test_options_reach_the_backend(settings: pytest.FixtureRequest) -> None:
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({"local": {"BACKEND": "rendering.backends.local.LocalBackend", "OPTIONS": {"gpu": True}}}, "gpu"),
+        (
+            {
+                "local": {
+                    "BACKEND": "rendering.backends.local.LocalBackend",
+                    "OPTIONS": {"gpu": True},
+                }
+            },
+            "gpu",
+        ),
         ({"local": {"BACKEND": "rendering.backends.nope.Nope"}}, "cannot be imported"),
         ({"local": {"BACKEND": "rendering.backends.local.LocalBackend", "OPTINS": {}}}, "OPTINS"),
         ({}, "Unknown render backend 'local'"),

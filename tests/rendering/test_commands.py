@@ -27,10 +27,21 @@ def test_render_segment_writes_a_720p_h264_mp4_of_the_asked_length(tmp_path: Pat
     out = tmp_path / "x.mp4"
     summary = json.loads(
         run(
-            "render_segment", "--merchant", "demo", "--sku", "RAIN-JKT-01",
-            "--context", "climate=rainy,aesthetic=minimalist", "--aspect", "16:9",
-            "--seconds", "4", "--out", str(out), "--json",
-        )  # fmt: skip
+            "render_segment",
+            "--merchant",
+            "demo",
+            "--sku",
+            "RAIN-JKT-01",
+            "--context",
+            "climate=rainy,aesthetic=minimalist",
+            "--aspect",
+            "16:9",
+            "--seconds",
+            "4",
+            "--out",
+            str(out),
+            "--json",
+        )
     )
     found = probe(out)
     assert (found.width, found.height, found.codec, found.pix_fmt) == (1280, 720, "h264", "yuv420p")
@@ -39,10 +50,19 @@ def test_render_segment_writes_a_720p_h264_mp4_of_the_asked_length(tmp_path: Pat
     # Asking again is served from the segment cache.
     again = json.loads(
         run(
-            "render_segment", "--merchant", "demo", "--sku", "RAIN-JKT-01",
-            "--context", "aesthetic=minimalist,climate=rainy", "--seconds", "4",
-            "--out", str(tmp_path / "y.mp4"), "--json",
-        )  # fmt: skip
+            "render_segment",
+            "--merchant",
+            "demo",
+            "--sku",
+            "RAIN-JKT-01",
+            "--context",
+            "aesthetic=minimalist,climate=rainy",
+            "--seconds",
+            "4",
+            "--out",
+            str(tmp_path / "y.mp4"),
+            "--json",
+        )
     )
     assert again["reused"] is True and again["key"] == summary["key"]
     assert (tmp_path / "y.mp4").read_bytes() == out.read_bytes()
@@ -55,13 +75,21 @@ def test_render_segment_writes_a_720p_h264_mp4_of_the_asked_length(tmp_path: Pat
         (["--merchant", "nope", "--sku", "X"], "No merchant with slug 'nope'"),
         (["--merchant", "m1", "--sku", "NOPE-404"], "has no product with SKU 'NOPE-404'"),
         (["--merchant", "m1", "--sku", "SKU-A", "--context", "climate=foggy"], "climate='foggy'"),
-        (["--merchant", "m1", "--sku", "SKU-A", "--context", "mood=happy"], "Unknown context key 'mood'"),
+        (
+            ["--merchant", "m1", "--sku", "SKU-A", "--context", "mood=happy"],
+            "Unknown context key 'mood'",
+        ),
         (["--merchant", "m1", "--sku", "SKU-A", "--aspect", "4:3"], "Unknown aspect '4:3'"),
         (["--merchant", "m1", "--sku", "SKU-A", "--seconds", "0"], "--seconds must be between"),
-        (["--merchant", "m1", "--sku", "SKU-A", "--backend", "kling"], "Unknown render backend 'kling'"),
+        (
+            ["--merchant", "m1", "--sku", "SKU-A", "--backend", "kling"],
+            "Unknown render backend 'kling'",
+        ),
     ],
 )
-def test_render_segment_bad_input_is_a_clear_error(tmp_path: Path, args: list[str], message: str) -> None:
+def test_render_segment_bad_input_is_a_clear_error(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
     make_product(make_merchant(slug="m1"), sku="SKU-A")
     out = tmp_path / "x.mp4"
     with pytest.raises(CommandError, match=message.replace("(", r"\(")):
@@ -73,12 +101,28 @@ def test_render_segment_bad_input_is_a_clear_error(tmp_path: Path, args: list[st
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--merchant", "m1", "--sku", "SKU-A", "--sku", "MISSING"], "no product with SKU 'MISSING'"),
-        (["--merchant", "m1", "--all", "--contexts", "climate=rainy", "--contexts", "aesthetic=goth"], "aesthetic='goth'"),
+        (
+            ["--merchant", "m1", "--sku", "SKU-A", "--sku", "MISSING"],
+            "no product with SKU 'MISSING'",
+        ),
+        (
+            [
+                "--merchant",
+                "m1",
+                "--all",
+                "--contexts",
+                "climate=rainy",
+                "--contexts",
+                "aesthetic=goth",
+            ],
+            "aesthetic='goth'",
+        ),
         (["--merchant", "m1", "--all", "--aspects", "16:9,3:2"], "Unknown aspect '3:2'"),
     ],
 )
-def test_generate_videos_bad_input_is_a_clear_error_and_queues_nothing(args: list[str], message: str) -> None:
+def test_generate_videos_bad_input_is_a_clear_error_and_queues_nothing(
+    args: list[str], message: str
+) -> None:
     make_product(make_merchant(slug="m1"), sku="SKU-A")
     with pytest.raises(CommandError, match=message):
         run("generate_videos", *args)
@@ -92,9 +136,18 @@ def test_generate_videos_counts_unique_segments_without_waiting() -> None:
         make_product(merchant, sku=sku, title=f"Product {sku}", color=color)
     summary = json.loads(
         run(
-            "generate_videos", "--merchant", "m1", "--all", "--contexts", "climate=rainy",
-            "--contexts", "climate=sunny", "--aspects", "16:9,1:1", "--json",
-        )  # fmt: skip
+            "generate_videos",
+            "--merchant",
+            "m1",
+            "--all",
+            "--contexts",
+            "climate=rainy",
+            "--contexts",
+            "climate=sunny",
+            "--aspects",
+            "16:9,1:1",
+            "--json",
+        )
     )
     # 3 products × 2 contexts × 2 aspects = 12 videos of 2 segments; the hero of a product and
     # aspect is shared by both contexts: 6 heroes + 12 scenes are unique.

@@ -62,7 +62,9 @@ def test_segments_of_two_merchants_never_share_a_key() -> None:
 
 def test_rendered_segment_is_a_house_format_mp4() -> None:
     product = make_product(make_merchant())
-    request = video_request(product=product, context=ShopperContext.parse("climate=rainy"), aspect="16:9")
+    request = video_request(
+        product=product, context=ShopperContext.parse("climate=rainy"), aspect="16:9"
+    )
     scene = segment_render(segment=request.segments[1])
     assert scene.status == Segment.Status.READY
     assert scene.file.name == f"segments/{scene.key[:2]}/{scene.key}.mp4"
@@ -103,7 +105,11 @@ def test_the_product_is_in_the_frame() -> None:
     product = make_product(make_merchant(), color="#E4572E")
     video = render_video(product, "climate=snowy")
     frame = frame_at(local_path(video.file), 0.5).astype(int)
-    orange = (abs(frame[..., 0] - 0xE4) < 40) & (abs(frame[..., 1] - 0x57) < 40) & (abs(frame[..., 2] - 0x2E) < 40)
+    orange = (
+        (abs(frame[..., 0] - 0xE4) < 40)
+        & (abs(frame[..., 1] - 0x57) < 40)
+        & (abs(frame[..., 2] - 0x2E) < 40)
+    )
     assert orange.sum() > 300
 
 
@@ -126,12 +132,16 @@ def test_assembled_video_plays_hero_then_scene_with_a_poster() -> None:
 def test_video_request_is_idempotent_and_rerenders_only_what_changed() -> None:
     product = make_product(make_merchant())
     video = render_video(product, "climate=rainy")
-    again = video_request(product=product, context=ShopperContext.parse("climate=rainy"), aspect="16:9")
+    again = video_request(
+        product=product, context=ShopperContext.parse("climate=rainy"), aspect="16:9"
+    )
     assert again.video.pk == video.pk and again.video.status == Video.Status.READY
     assert again.to_render == []
     product.images.all().delete()
     product_image_add(product=product, filename="new.png", content=photo_bytes("#3B7A57"))
-    changed = video_request(product=product, context=ShopperContext.parse("climate=rainy"), aspect="16:9")
+    changed = video_request(
+        product=product, context=ShopperContext.parse("climate=rainy"), aspect="16:9"
+    )
     assert changed.video.pk == video.pk
     assert changed.video.status == Video.Status.PENDING
     assert len(changed.to_render) == 2

@@ -26,7 +26,17 @@ def generate(*args: str) -> dict[str, object]:
 def test_worker_renders_each_unique_segment_once_and_assembles_the_videos() -> None:
     merchant = make_merchant(slug="shop")
     make_product(merchant, sku="JACKET")
-    args = ("--merchant", "shop", "--all", "--contexts", "climate=rainy", "--contexts", "climate=sunny", "--aspects", "16:9")
+    args = (
+        "--merchant",
+        "shop",
+        "--all",
+        "--contexts",
+        "climate=rainy",
+        "--contexts",
+        "climate=sunny",
+        "--aspects",
+        "16:9",
+    )
 
     first = generate(*args)
     assert first["videos"] == 2 and first["videos_ready"] == 2 and first["videos_failed"] == 0
@@ -34,7 +44,12 @@ def test_worker_renders_each_unique_segment_once_and_assembles_the_videos() -> N
     assert first["segments_reused"] == 1
     for video in Video.objects.all():
         found = probe(Path(default_storage.path(video.file.name)))
-        assert (found.width, found.height, found.codec, found.pix_fmt) == (320, 180, "h264", "yuv420p")
+        assert (found.width, found.height, found.codec, found.pix_fmt) == (
+            320,
+            180,
+            "h264",
+            "yuv420p",
+        )
         assert found.duration == pytest.approx(2.0, abs=0.1)
         assert default_storage.exists(video.poster.name)
     assert set(Segment.objects.values_list("attempts", flat=True)) == {1}
@@ -53,7 +68,9 @@ def test_the_same_render_requested_twice_at_once_renders_once() -> None:
     first = video_request(product=product, context=context, aspect="1:1")
     second = video_request(product=product, context=context, aspect="1:1")
     assert [s.pk for s in first.segments] == [s.pk for s in second.segments]
-    summary = generate("--merchant", "shop", "--sku", "MUG", "--contexts", str(context), "--aspects", "1:1")
+    summary = generate(
+        "--merchant", "shop", "--sku", "MUG", "--contexts", str(context), "--aspects", "1:1"
+    )
     assert summary["videos_ready"] == 1
     assert list(Segment.objects.values_list("attempts", flat=True)) == [1, 1]
     video = Video.objects.get()

@@ -46,14 +46,22 @@ def test_lookup_returns_the_exact_variant_when_ready(client) -> None:  # type: i
     assert body["status"] == "ready"
     assert body["variant"] == "climate=rainy"
     assert body["personalized"] is True
-    assert body["src"].startswith("http://testserver/media/videos/shop/") and body["src"].endswith(".mp4")
+    assert body["src"].startswith("http://testserver/media/videos/shop/") and body["src"].endswith(
+        ".mp4"
+    )
     assert body["poster"].endswith(".jpg")
 
 
 def test_lookup_falls_back_to_a_ready_variant_then_reports_pending(client) -> None:  # type: ignore[no-untyped-def]
     product = make_product(make_merchant(slug="shop"), sku="JACKET")
     pending = lookup(client, "shop", "JACKET", climate="snowy").json()
-    assert pending == {"status": "pending", "src": None, "poster": None, "variant": "climate=snowy", "personalized": False}
+    assert pending == {
+        "status": "pending",
+        "src": None,
+        "poster": None,
+        "variant": "climate=snowy",
+        "personalized": False,
+    }
     ready_video(product, "generic")
     body = lookup(client, "shop", "JACKET", climate="snowy").json()
     assert body["status"] == "fallback"
@@ -71,7 +79,9 @@ def test_lookup_falls_back_to_a_ready_variant_then_reports_pending(client) -> No
         ("shop", "JACKET", {"climate": "foggy"}, 400, "climate='foggy'"),
     ],
 )
-def test_lookup_errors_are_json_with_a_reason(client, merchant, sku, params, status, message) -> None:  # type: ignore[no-untyped-def]
+def test_lookup_errors_are_json_with_a_reason(
+    client, merchant, sku, params, status, message
+) -> None:  # type: ignore[no-untyped-def]
     make_product(make_merchant(slug="shop"), sku="JACKET")
     response = lookup(client, merchant, sku, **params)
     assert response.status_code == status
