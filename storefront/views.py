@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 from catalog.models import Merchant
 from catalog.selectors import CatalogLookupError, merchant_get, product_get, products_for_merchant
 from personalization.context import ContextError, ShopperContext
+from rendering.models import Video
 from rendering.profiles import UnknownAspect, profile_for
 from rendering.selectors import videos_for_products
 
@@ -59,6 +60,9 @@ def video_lookup(request: HttpRequest, merchant: str, sku: str) -> JsonResponse:
 
     ``status`` is ``ready`` (the exact variant), ``fallback`` (another ready variant of the
     product, generic first) or ``pending`` (nothing ready yet; ``src`` is null).
+    ``requested`` says where the asked-for variant itself stands: ``ready``, ``rendering``
+    (queued or in progress), ``failed`` (with ``error``) or ``missing`` (never requested), so a
+    page knows whether waiting is worth it.
     """
     try:
         shop = merchant_get(slug=merchant)
@@ -83,14 +87,25 @@ def video_lookup(request: HttpRequest, merchant: str, sku: str) -> JsonResponse:
         chosen = next((v for v in variants if v.status == v.Status.READY), None)
         status = "fallback" if chosen is not None else "pending"
     payload = video_payload(chosen, request) or {}
-    response = JsonResponse(
-        {
-            "status": status,
-            "src": payload.get("src"),
-            "poster": payload.get("poster"),
-            "variant": chosen.bucket if chosen is not None else context.bucket,
-            "personalized": chosen is not None and not context.is_generic and status == "ready",
-        }
-    )
+    body: dict[str, object] = {
+        "status": status,
+        "src": payload.get("src"),
+        "poster": payload.get("poster"),
+        "variant": chosen.bucket if chosen is not None else context.bucket,
+        "personalized": chosen is not None and not context.is_generic and status == "ready",
+        "requested": _requested_state(exact),
+    }
+    if exact is not None and exact.status == exact.Status.FAILED:
+        body["error"] = exact.error
+    response = JsonResponse(body)
     response["Cache-Control"] = "no-cache" if status != "ready" else "public, max-age=30"
     return response
+
+
+def _requested_state(video: Video | None) -> str:
+    if video is None:
+        return "missing"
+    return {
+        Video.Status.READY: "ready",
+        Video.Status.FAILED: "failed",
+    }.get(video.status, "rendering")

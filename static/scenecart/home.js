@@ -1,7 +1,14 @@
-// Demo home page: each product card shows the video of the selected shopper context and keeps
-// asking the video lookup until that variant is ready ("Rendering…" until then).
+// Demo home page: each product card plays the video of the selected shopper context. While
+// that variant renders, the card plays the best ready fallback (or shows the product photo)
+// and keeps asking the video lookup, with backoff, until the variant is ready or has failed.
 (function () {
   "use strict";
+
+  var MESSAGES = {
+    rendering: "Rendering this variant…",
+    missing: "Not generated yet",
+    failed: "Video failed",
+  };
 
   function lookupUrl(card, context) {
     var params = new URLSearchParams({ aspect: "16:9" });
@@ -13,11 +20,14 @@
       encodeURIComponent(card.dataset.sku) + "?" + params.toString();
   }
 
+  // Show what the lookup returned; true when there is nothing more to wait for.
   function show(card, data) {
     var video = card.querySelector("video");
     var status = card.querySelector(".status");
     var text = card.querySelector(".status-text");
-    if (data.status === "ready" && data.src) {
+    var note = card.querySelector(".variant-note");
+    var playable = (data.status === "ready" || data.status === "fallback") && data.src;
+    if (playable) {
       if (video.getAttribute("src") !== data.src) {
         video.poster = data.poster || "";
         video.src = data.src;
@@ -25,13 +35,20 @@
       }
       video.hidden = false;
       status.hidden = true;
-      return true;
+    } else {
+      video.hidden = true;
+      video.removeAttribute("src");
+      status.hidden = false;
     }
-    video.hidden = true;
-    video.removeAttribute("src");
-    status.hidden = false;
-    text.textContent = "Rendering…";
-    return false;
+    var message = data.requested === "ready" ? "" : MESSAGES[data.requested] || "";
+    if (data.requested === "failed" && data.error) message += ": " + data.error;
+    if (playable) {
+      note.textContent = message ? message + " (showing " + data.variant + ")" : "";
+    } else {
+      note.textContent = "";
+      text.textContent = message || MESSAGES.rendering;
+    }
+    return data.requested !== "rendering";
   }
 
   function follow(card, context) {

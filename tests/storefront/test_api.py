@@ -61,10 +61,12 @@ def test_lookup_falls_back_to_a_ready_variant_then_reports_pending(client) -> No
         "poster": None,
         "variant": "climate=snowy",
         "personalized": False,
+        "requested": "missing",
     }
     ready_video(product, "generic")
     body = lookup(client, "shop", "JACKET", climate="snowy").json()
     assert body["status"] == "fallback"
+    assert body["requested"] == "missing"
     assert body["variant"] == "generic"
     assert body["personalized"] is False
     assert body["src"].endswith(".mp4")
@@ -86,3 +88,18 @@ def test_lookup_errors_are_json_with_a_reason(
     response = lookup(client, merchant, sku, **params)
     assert response.status_code == status
     assert message in response.json()["error"]
+
+
+def test_lookup_says_when_the_requested_variant_is_rendering_or_failed(client) -> None:  # type: ignore[no-untyped-def]
+    product = make_product(make_merchant(slug="shop"), sku="JACKET")
+    request = video_request(
+        product=product, context=ShopperContext.parse("climate=rainy"), aspect="16:9"
+    )
+    assert lookup(client, "shop", "JACKET", climate="rainy").json()["requested"] == "rendering"
+    product.images.all().delete()  # the render cannot find its input any more
+    with pytest.raises(Exception, match="no longer exists"):
+        segment_render(segment=request.segments[0])
+    body = lookup(client, "shop", "JACKET", climate="rainy").json()
+    assert body["status"] == "pending"
+    assert body["requested"] == "failed"
+    assert "no longer exists" in body["error"]
