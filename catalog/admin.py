@@ -44,6 +44,11 @@ class MerchantScopedMixin:
             return False
         if obj is None:
             return True
+        if not isinstance(obj, self.model):  # type: ignore[attr-defined]
+            # Django asks an inline about the parent row it is shown on (e.g. the Product of
+            # a ProductImage inline): that row is checked against its own merchant.
+            merchant_id = obj.pk if isinstance(obj, Merchant) else getattr(obj, "merchant_id", None)
+            return merchants_for_user(user=request.user).filter(pk=merchant_id).exists()
         return self.get_queryset(request).filter(pk=obj.pk).exists()
 
     def has_module_permission(self, request: HttpRequest) -> bool:

@@ -1,0 +1,130 @@
+"""Settings come from the environment (scenecart/settings/{base,dev,production,test}.py).
+
+Each case loads a settings module in a fresh Python process with a controlled environment:
+the variables that pick services are removed first, then the case sets what it needs. No
+database, broker or bucket is contacted; only the resulting settings are inspected.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CLEARED = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "SECRET_KEY",
+    "DEBUG",
+    "SCENECART_STORAGE",
+)
+
+PROBE = """
+import django, json
+django.setup()
+from django.conf import settings
+db = settings.DATABASES["default"]
+storage = settings.STORAGES["default"]
+print(json.dumps({
+    "engine": db["ENGINE"],
+    "name": str(db["NAME"]),
+    "host": db.get("HOST", ""),
+    "port": str(db.get("PORT", "")),
+    "storage_backend": storage["BACKEND"],
+    "storage_options": storage.get("OPTIONS", {}),
+    "broker": settings.CELERY_BROKER_URL,
+    "debug": settings.DEBUG,
+    "secret_key_set": bool(settings.SECRET_KEY),
+    "session_cookie_secure": getattr(settings, "SESSION_COOKIE_SECURE", False),
+}))
+"""
+
+
+def load(module: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in CLEARED and not key.startswith("AWS_")
+    }
+    env.update(variables, DJANGO_SETTINGS_MODULE=module)
+    return subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def settings_of(module: str, **variables: str) -> dict[str, Any]:
+    result = load(module, **variables)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def error_of(module: str, **variables: str) -> str:
+    """The last line of the traceback of a settings module that refuses to load."""
+    result = load(module, **variables)
+    assert result.returncode != 0, f"{module} loaded but should have failed:\n{result.stdout}"
+    return result.stderr.strip().splitlines()[-1]
+
+
+def test_dev_settings_need_no_services() -> None:
+    found = settings_of("scenecart.settings.dev")
+    assert found["engine"] == "django.db.backends.sqlite3"
+    assert found["name"] == str(ROOT / "db.sqlite3")
+    assert found["storage_backend"] == "django.core.files.storage.FileSystemStorage"
+    assert found["broker"].startswith("filesystem://")
+    assert found["debug"] is True
+    assert found["secret_key_set"] is True
+
+
+def test_production_refuses_to_start_without_a_secret_key() -> None:
+    error = error_of("scenecart.settings.production")
+    assert error.startswith("django.core.exceptions.ImproperlyConfigured:")
+    assert "SECRET_KEY is not set" in error
+
+
+def test_production_with_a_secret_key_is_locked_down() -> None:
+    found = settings_of("scenecart.settings.production", SECRET_KEY="s3cret-for-the-test")
+    assert found["debug"] is False
+    assert found["session_cookie_secure"] is True
+
+
+def test_database_url_selects_postgresql() -> None:
+    found = settings_of(
+        "scenecart.settings.production",
+        SECRET_KEY="s3cret-for-the-test",
+        DATABASE_URL="postgres://u:p@db.example:5432/shop",
+    )
+    assert found["engine"] == "django.db.backends.postgresql"
+    assert (found["name"], found["host"], found["port"]) == ("shop", "db.example", "5432")
+
+
+def test_redis_url_becomes_the_celery_broker() -> None:
+    found = settings_of("scenecart.settings.dev", REDIS_URL="redis://127.0.0.1:6379/3")
+    assert found["broker"] == "redis://127.0.0.1:6379/3"
+
+
+def test_s3_storage_uses_the_bucket_and_endpoint_from_the_environment() -> None:
+    found = settings_of(
+        "scenecart.settings.dev",
+        SCENECART_STORAGE="s3",
+        AWS_STORAGE_BUCKET_NAME="b",
+        AWS_S3_ENDPOINT_URL="http://127.0.0.1:9000",
+    )
+    assert found["storage_backend"] == "storages.backends.s3.S3Storage"
+    assert found["storage_options"]["bucket_name"] == "b"
+    assert found["storage_options"]["endpoint_url"] == "http://127.0.0.1:9000"
+
+
+def test_an_unknown_storage_is_refused_by_name() -> None:
+    error = error_of("scenecart.settings.dev", SCENECART_STORAGE="ftp")
+    assert error.startswith("django.core.exceptions.ImproperlyConfigured:")
+    assert "SCENECART_STORAGE='ftp'" in error
