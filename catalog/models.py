@@ -66,6 +66,15 @@ class BrandKit(models.Model):
         help_text="A TrueType or OpenType font for captions; the built-in sans serif if empty.",
     )
     font_hash = models.CharField(max_length=64, blank=True, editable=False)
+    music = models.FileField(
+        upload_to=brand_asset_path,
+        blank=True,
+        help_text="Your own music bed (MP3, WAV, M4A, OGG, FLAC); Scenecart's own if empty.",
+    )
+    music_hash = models.CharField(max_length=64, blank=True, editable=False)
+    call_to_action = models.CharField(
+        max_length=60, default="Shop now", help_text="The line on the closing shot."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -110,6 +119,12 @@ def product_image_path(instance: "ProductImage", filename: str) -> str:
 
 
 class ProductImage(models.Model):
+    class CutoutKind(models.TextChoices):
+        PENDING = "", "Not made yet"
+        CUTOUT = "cutout", "Background removed"
+        ALPHA = "alpha", "Already transparent"
+        CARD = "card", "Framed card (busy background)"
+
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
     file = models.ImageField(
         upload_to=product_image_path, width_field="width", height_field="height"
@@ -119,6 +134,13 @@ class ProductImage(models.Model):
     content_hash = models.CharField(max_length=64, editable=False)
     position = models.PositiveIntegerField(default=1)
     alt = models.CharField(max_length=255, blank=True)
+    # The product on a transparent background (sRGB RGBA PNG), stored beside the original and
+    # used by every segment; made by catalog.services.product_image_cutout.
+    cutout = models.FileField(max_length=255, blank=True, editable=False)
+    cutout_hash = models.CharField(max_length=64, blank=True, editable=False)
+    cutout_kind = models.CharField(
+        max_length=10, choices=CutoutKind.choices, blank=True, default="", editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -4,6 +4,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
+from PIL import Image
+
 from rendering.backends.base import RenderJob
 from rendering.media import frame_writer
 
@@ -33,3 +35,9 @@ class LocalBackend:
         with frame_writer(out_path, job.profile, preset=self.preset, crf=self.crf) as sink:
             for index in range(frames):
                 sink.write(stage.frame(index / last, job.plan.seconds))
+
+    def still(self, job: RenderJob, at_seconds: float) -> Image.Image:
+        """One frame of the segment as an RGB image (contact sheets, previews)."""
+        stage = Stage(plan=job.plan, profile=job.profile, assets=job.assets, seed=job.seed)
+        seconds = job.plan.seconds
+        return Image.fromarray(stage.frame(min(1.0, max(0.0, at_seconds / seconds)), seconds))
