@@ -8,8 +8,10 @@ part of a segment's cache key, so anything that does not change the pixels stays
 
 import json
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
+from babel.numbers import format_currency
 from django.conf import settings
 
 from catalog.models import BrandKit, Product
@@ -17,8 +19,9 @@ from catalog.vocabulary import Aesthetic, Climate, TimeOfDay
 
 from .context import ShopperContext
 
-SegmentKind = Literal["hero", "scene"]
-SEGMENT_KINDS: tuple[SegmentKind, ...] = ("hero", "scene")
+SegmentKind = Literal["hero", "scene", "offer", "outro"]
+SEGMENT_KINDS: tuple[SegmentKind, ...] = ("hero", "scene", "offer", "outro")
+DEFAULT_LOCALE = "en-US"
 
 CameraKind = Literal["push-in", "pan-left", "pan-right", "orbit", "rise"]
 WeatherKind = Literal["none", "rain", "snow", "sun", "haze", "heat"]
@@ -147,20 +150,103 @@ def scene_plans_for(
     brand_kit: BrandKit | None = None,
     seconds: dict[str, float] | None = None,
 ) -> list[ScenePlan]:
-    """The ordered segment plans of one video: ``hero`` (shared by every context of the product)
-    then ``scene`` (the personalized part)."""
+    """The ordered segment plans of one video, so it reads like an ad:
+
+    ``hero`` the product on the brand backdrop (shared by every context of the product),
+    ``scene`` the personalized part, ``offer`` the price and a claim in the shopper's locale
+    (shared by every context with that locale), ``outro`` logo and call to action (shared by
+    every product of the merchant).
+    """
     durations = {**settings.SCENECART_SEGMENT_SECONDS, **(seconds or {})}
     brand = (
         (brand_kit.primary_color, brand_kit.secondary_color)
         if brand_kit is not None
         else ("#1F2937", "#F59E0B")
     )
+    cta = brand_kit.call_to_action if brand_kit is not None else "Shop now"
     return [
         hero_plan(product=product, brand_colors=brand, seconds=durations["hero"]),
         scene_plan(
             product=product, context=context, brand_colors=brand, seconds=durations["scene"]
         ),
+        offer_plan(
+            product=product,
+            locale=str(context.locale or DEFAULT_LOCALE),
+            brand_colors=brand,
+            seconds=durations["offer"],
+        ),
+        outro_plan(
+            merchant_name=product.merchant.name,
+            call_to_action=cta,
+            brand_colors=brand,
+            seconds=durations["outro"],
+        ),
     ]
+
+
+def price_label(*, price: Decimal, currency: str, locale: str) -> str:
+    """The price as the shopper's locale writes it: ``$19.99`` (en-US), ``19,99 €`` (de-DE)."""
+    return format_currency(price, currency, locale=locale.replace("-", "_"))
+
+
+def claim_for(product: Product) -> str:
+    """A short claim line: the merchant's own (``attributes["claim"]``), else the first sentence
+    of the description, kept short enough for one caption line."""
+    claim = str(product.attributes.get("claim", "")).strip() if product.attributes else ""
+    if not claim and product.description:
+        claim = product.description.strip().split(". ")[0].rstrip(".")
+    if len(claim) > 70:
+        claim = claim[:69].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    return claim
+
+
+def offer_plan(
+    *, product: Product, locale: str, brand_colors: tuple[str, str], seconds: float
+) -> ScenePlan:
+    primary, secondary = brand_colors
+    price = price_label(price=product.price, currency=product.currency, locale=locale)
+    return ScenePlan(
+        kind="offer",
+        seconds=round(seconds, 3),
+        prompt=(
+            f"Clean product shot of {_subject(product)} on a backdrop in {primary}, room on one "
+            f"side for a price tag, gentle push-in. Keep the product exactly as in the "
+            f"reference image."
+        ),
+        negative_prompt=NEGATIVE_PROMPT,
+        backdrop="brand-offer",
+        palette=(_mix(primary, "#FFFFFF", 0.08), _mix(primary, "#000000", 0.45), secondary),
+        weather="none",
+        light=Light(5600, 120, 0.75),
+        camera=CameraMove("push-in", 0.3),
+        caption=price,
+        subcaption=claim_for(product),
+        brand_colors=brand_colors,
+        extras={"title": product.title, "locale": locale},
+    )
+
+
+def outro_plan(
+    *, merchant_name: str, call_to_action: str, brand_colors: tuple[str, str], seconds: float
+) -> ScenePlan:
+    primary, secondary = brand_colors
+    return ScenePlan(
+        kind="outro",
+        seconds=round(seconds, 3),
+        prompt=(
+            f"Brand closing card for {merchant_name}: logo centered on {primary}, "
+            f"call to action '{call_to_action}' in {secondary}."
+        ),
+        negative_prompt=NEGATIVE_PROMPT,
+        backdrop="brand-outro",
+        palette=(_mix(primary, "#FFFFFF", 0.12), _mix(primary, "#000000", 0.3), secondary),
+        weather="none",
+        light=Light(6000, 90, 0.7),
+        camera=CameraMove("push-in", 0.2),
+        caption=call_to_action,
+        subcaption=merchant_name,
+        brand_colors=brand_colors,
+    )
 
 
 def hero_plan(*, product: Product, brand_colors: tuple[str, str], seconds: float) -> ScenePlan:
@@ -227,7 +313,11 @@ def scene_plan(
         caption=product.title,
         subcaption=look.tagline,
         brand_colors=brand_colors,
-        extras={"aesthetic": str(context.aesthetic or ""), "season": str(context.season or "")},
+        extras={
+            "aesthetic": str(context.aesthetic or ""),
+            "season": str(context.season or ""),
+            "time": str(context.time or ""),
+        },
     )
 
 
@@ -249,7 +339,13 @@ def _grade(palette: tuple[str, str, str], aesthetic: Aesthetic | None) -> tuple[
         case Aesthetic.LUXURY:
             return _mix(sky, "#0B0B12", 0.7), _mix(ground, "#000000", 0.8), "#D4AF37"
         case Aesthetic.PLAYFUL:
-            return _saturate(sky), _saturate(ground), "#FF4FA3"
+            return (
+                _saturate(_mix(sky, "#7FD6FF", 0.4)),
+                _saturate(_mix(ground, "#FFB347", 0.4)),
+                "#FF4FA3",
+            )
+        case Aesthetic.OUTDOORSY:
+            return _mix(sky, "#8CCBEA", 0.3), _mix(ground, "#5B8C3A", 0.4), accent
         case Aesthetic.VINTAGE:
             return _mix(sky, "#C8A27A", 0.35), _mix(ground, "#7A5C3E", 0.35), "#E3C08D"
         case _:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import av
 import imageio_ffmpeg
-import numpy as np
 from PIL import Image
 
 from .profiles import OutputProfile
@@ -46,7 +45,9 @@ def h264_params(profile: OutputProfile, *, preset: str, crf: int) -> list[str]:
         # joins them at their first (key)frame.
         "-g", str(profile.fps), "-keyint_min", str(profile.fps), "-sc_threshold", "0",
         "-r", str(profile.fps), "-video_track_timescale", str(profile.timescale),
-        "-movflags", "+faststart", "-an",
+        # Frames are composed in BT.709 limited range; say so, so players convert them right.
+        "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
+        "-color_range", "tv", "-movflags", "+faststart", "-an",
     ]  # fmt: skip
 
 
@@ -54,13 +55,16 @@ def h264_params(profile: OutputProfile, *, preset: str, crf: int) -> list[str]:
 def frame_writer(
     path: Path, profile: OutputProfile, *, preset: str, crf: int
 ) -> Iterator["FrameSink"]:
-    """Stream RGB frames (H×W×3 uint8) into ffmpeg; frames are never collected in memory."""
+    """Stream raw yuv420p frames into ffmpeg; frames are never collected in memory.
+
+    On any error the partial file is removed, so a failed render leaves nothing behind.
+    """
     writer = imageio_ffmpeg.write_frames(
         str(path),
         (profile.width, profile.height),
         fps=profile.fps,
         codec="libx264",
-        pix_fmt_in="rgb24",
+        pix_fmt_in="yuv420p",
         pix_fmt_out=profile.pix_fmt,
         quality=None,
         macro_block_size=2,
@@ -82,13 +86,14 @@ def frame_writer(
 class FrameSink:
     def __init__(self, writer: object, profile: OutputProfile) -> None:
         self._writer = writer
-        self._shape = (profile.height, profile.width, 3)
+        chroma = ((profile.width + 1) // 2) * ((profile.height + 1) // 2)
+        self._size = profile.width * profile.height + 2 * chroma
         self.frames = 0
 
-    def write(self, frame: np.ndarray) -> None:
-        if frame.shape != self._shape or frame.dtype != np.uint8:
-            raise MediaError(f"frame is {frame.shape} {frame.dtype}, expected {self._shape} uint8")
-        self._writer.send(np.ascontiguousarray(frame))  # type: ignore[attr-defined]
+    def write(self, frame: bytes) -> None:
+        if len(frame) != self._size:
+            raise MediaError(f"frame has {len(frame)} bytes, expected {self._size} (yuv420p)")
+        self._writer.send(frame)  # type: ignore[attr-defined]
         self.frames += 1
 
 
@@ -130,7 +135,14 @@ def probe(path: Path) -> Probe:
         raise MediaError(f"{path.name}: not a readable video ({exc})") from exc
 
 
-def verify(path: Path, profile: OutputProfile, *, seconds: float, tolerance: float = 0.1) -> Probe:
+def verify(
+    path: Path,
+    profile: OutputProfile,
+    *,
+    seconds: float,
+    tolerance: float = 0.1,
+    audio: bool = False,
+) -> Probe:
     """Probe a freshly written file and check it is the video we meant to write."""
     if not path.exists() or path.stat().st_size == 0:
         raise MediaError(f"{path.name}: ffmpeg wrote nothing")
@@ -144,6 +156,8 @@ def verify(path: Path, profile: OutputProfile, *, seconds: float, tolerance: flo
         problems.append(f"codec {found.codec}, expected {profile.codec}")
     if found.pix_fmt != profile.pix_fmt:
         problems.append(f"pixel format {found.pix_fmt}, expected {profile.pix_fmt}")
+    if audio and not found.has_audio:
+        problems.append("no audio stream")
     if abs(found.duration - seconds) > tolerance:
         problems.append(f"duration {found.duration:.3f} s, expected {seconds:.3f} s")
     if problems:
@@ -151,13 +165,15 @@ def verify(path: Path, profile: OutputProfile, *, seconds: float, tolerance: flo
     return found
 
 
-def concat_copy(parts: list[Path], out_path: Path) -> None:
-    """Join house-format segments without re-encoding (ffmpeg concat demuxer, stream copy)."""
+def concat_copy(parts: list[Path], out_path: Path, *, audio: Path | None = None) -> None:
+    """Join house-format segments without re-encoding (ffmpeg concat demuxer, stream copy),
+    muxing in an already encoded audio bed, with the index up front (+faststart)."""
     listing = out_path.with_suffix(".txt")
     listing.write_text("".join(f"file '{_concat_escape(p)}'\n" for p in parts))
+    audio_args = ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-shortest"] if audio else []
     # fmt: off
     _run_ffmpeg([
-        "-f", "concat", "-safe", "0", "-i", str(listing),
+        "-f", "concat", "-safe", "0", "-i", str(listing), *audio_args,
         "-c", "copy", "-movflags", "+faststart", str(out_path),
     ])
     # fmt: on

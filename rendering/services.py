@@ -40,6 +40,9 @@ from .selectors import videos_waiting_for
 
 logger = logging.getLogger(__name__)
 
+# Bump when rendering.audio makes different beds, so cached beds are not reused.
+AUDIO_BED_VERSION = 1
+
 
 @dataclass(frozen=True, slots=True)
 class SegmentSpec:
@@ -97,23 +100,24 @@ def segment_specs(
     backend = backend_for(backend_alias)
     brand_kit = BrandKit.objects.filter(merchant_id=product.merchant_id).first()
     plans = scene_plans_for(product=product, context=context, brand_kit=brand_kit, seconds=seconds)
-    inputs = _input_hashes(product=product, brand_kit=brand_kit)
-    return [
-        SegmentSpec(
-            key=segment_key(
-                merchant_id=product.merchant_id,
-                backend=backend,
-                plan=plan,
-                inputs=inputs,
-                profile=profile,
-            ),
-            plan=plan,
-            profile=profile,
+    product_inputs = _product_inputs(product=product, brand_kit=brand_kit)
+    brand_inputs = _brand_inputs(brand_kit=brand_kit)
+    specs = []
+    for plan in plans:
+        # The outro shows no product: its key depends on the brand alone, so it is shared by
+        # every product of the merchant and only a new logo or font re-renders it.
+        inputs = brand_inputs if plan.kind == "outro" else product_inputs
+        key = segment_key(
+            merchant_id=product.merchant_id,
             backend=backend,
+            plan=plan,
             inputs=inputs,
+            profile=profile,
         )
-        for plan in plans
-    ]
+        specs.append(
+            SegmentSpec(key=key, plan=plan, profile=profile, backend=backend, inputs=inputs)
+        )
+    return specs
 
 
 def segment_ensure(*, spec: SegmentSpec, merchant_id: int) -> Segment:
@@ -319,8 +323,11 @@ def video_assemble(*, video: Video) -> Video:
                 _local_copy(p.segment.file.name, work / f"part{p.position}.mp4") for p in parts
             ]
             out_path = work / "video.mp4"
-            concat_copy(local_parts, out_path)
-            probed = verify(out_path, profile, seconds=expected, tolerance=0.1 + 0.05 * len(parts))
+            bed = _music_bed(video=video, seconds=expected, workdir=work)
+            concat_copy(local_parts, out_path, audio=bed)
+            probed = verify(
+                out_path, profile, seconds=expected, tolerance=0.1 + 0.05 * len(parts), audio=True
+            )
             poster_path = work / "poster.jpg"
             # The poster shows the personalized scene, not the shared opening shot.
             first = parts[0].segment.duration or 0
@@ -346,6 +353,32 @@ def video_assemble(*, video: Video) -> Video:
     return video
 
 
+def _music_bed(*, video: Video, seconds: float, workdir: Path) -> Path:
+    """The video's audio bed, encoded once per (music, aesthetic, length) and kept in storage:
+    the merchant's own music fitted to the length, else Scenecart's bed for the aesthetic."""
+    from .audio import bed_for
+
+    kit = BrandKit.objects.filter(merchant_id=video.product.merchant_id).first()
+    millis = round(seconds * 1000)
+    if kit is not None and kit.music and kit.music_hash:
+        name = f"audio/{video.product.merchant.slug}/{kit.music_hash[:16]}-{millis}ms.m4a"
+        source = _local_copy(kit.music.name, workdir / "music-source")
+    else:
+        aesthetic = ShopperContext.parse(video.bucket).aesthetic
+        name = f"audio/beds/{aesthetic or 'generic'}-{millis}ms-v{AUDIO_BED_VERSION}.m4a"
+        source = None
+    if default_storage.exists(name):
+        return _local_copy(name, workdir / "bed.m4a")
+    bed = bed_for(
+        aesthetic=str(ShopperContext.parse(video.bucket).aesthetic or "") or None,
+        seconds=seconds,
+        out=workdir / "bed.m4a",
+        music=source,
+    )
+    _store(bed, name)
+    return bed
+
+
 def segment_export(*, segment: Segment, out_path: Path) -> Path:
     """Copy a READY segment's file to a path outside storage (the render_segment command)."""
     if segment.status != Segment.Status.READY:
@@ -360,10 +393,25 @@ def segment_export(*, segment: Segment, out_path: Path) -> Path:
     return out_path
 
 
-def _input_hashes(*, product: Product, brand_kit: BrandKit | None) -> dict[str, str]:
+def _product_inputs(*, product: Product, brand_kit: BrandKit | None) -> dict[str, str]:
+    """Content hashes of what product segments are drawn from: the product's cutout (made now
+    if the upload task has not got to it yet, so keys never change under a finished render)
+    and the caption font."""
+    from catalog.services import product_image_cutout
+
     image = product.images.order_by("position", "id").first()
+    if image is not None and not image.cutout_kind:
+        image = product_image_cutout(image=image)
     return {
-        "product_image": image.content_hash if image else "",
+        "product_image": image.cutout_hash if image else "",
+        "product_kind": image.cutout_kind if image else "",
+        "font": brand_kit.font_hash if brand_kit and brand_kit.font else "",
+    }
+
+
+def _brand_inputs(*, brand_kit: BrandKit | None) -> dict[str, str]:
+    return {
+        "logo": brand_kit.logo_hash if brand_kit and brand_kit.logo else "",
         "font": brand_kit.font_hash if brand_kit and brand_kit.font else "",
     }
 
@@ -373,21 +421,26 @@ def _assets_for(segment: Segment) -> RenderAssets:
     from catalog.models import ProductImage
 
     hashes: dict[str, Any] = segment.inputs
+    kit = BrandKit.objects.filter(merchant_id=segment.merchant_id).first()
     image_bytes = None
     if hashes.get("product_image"):
         image = ProductImage.objects.filter(
-            content_hash=hashes["product_image"], product__merchant_id=segment.merchant_id
+            cutout_hash=hashes["product_image"], product__merchant_id=segment.merchant_id
         ).first()
         if image is None:
             raise MediaError("The product image this segment was planned with no longer exists.")
-        with image.file.open("rb") as handle:
-            image_bytes = handle.read()
-    font_bytes = None
-    if hashes.get("font"):
-        kit = BrandKit.objects.get(merchant_id=segment.merchant_id)
-        with kit.font.open("rb") as handle:
-            font_bytes = handle.read()
-    return RenderAssets(product_image=image_bytes, font=font_bytes, hashes=dict(hashes))
+        image_bytes = _read(image.cutout)
+    return RenderAssets(
+        product_image=image_bytes,
+        font=_read(kit.font) if kit and hashes.get("font") else None,
+        logo=_read(kit.logo) if kit and hashes.get("logo") else None,
+        hashes=dict(hashes),
+    )
+
+
+def _read(field: Any) -> bytes:
+    with field.open("rb") as handle:
+        return handle.read()
 
 
 def _store(path: Path, name: str) -> str:

@@ -165,6 +165,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "rendering.render_segment": {"queue": "render.local"},
     "rendering.assemble_video": {"queue": "assemble"},
+    "catalog.cutout_product_image": {"queue": "default"},
 }
 SCENECART_WORKER_QUEUES = "default,render.local,render.remote,assemble"
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -204,8 +205,10 @@ SCENECART_PROFILES = {
 }
 # Length in seconds of each segment kind of a video.
 SCENECART_SEGMENT_SECONDS = {
-    "hero": env.float("SCENECART_HERO_SECONDS", default=2.5),
-    "scene": env.float("SCENECART_SCENE_SECONDS", default=4.0),
+    "hero": env.float("SCENECART_HERO_SECONDS", default=4.0),
+    "scene": env.float("SCENECART_SCENE_SECONDS", default=8.0),
+    "offer": env.float("SCENECART_OFFER_SECONDS", default=4.0),
+    "outro": env.float("SCENECART_OUTRO_SECONDS", default=4.0),
 }
 
 # The merchant whose products the home page shows.

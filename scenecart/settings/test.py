@@ -33,7 +33,7 @@ SMALL_PROFILES = {
     "9:16": {"width": 180, "height": 320, "fps": 15},
     "1:1": {"width": 240, "height": 240, "fps": 15},
 }
-SMALL_SEGMENT_SECONDS = {"hero": 1.0, "scene": 1.0}
+SMALL_SEGMENT_SECONDS = {"hero": 1.0, "scene": 1.0, "offer": 1.0, "outro": 1.0}
 if env.bool("SCENECART_TEST_SMALL_VIDEOS", default=False):
     # A worker started by the test suite renders what the tests' `small_videos` fixture
     # configures in-process.

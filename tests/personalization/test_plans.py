@@ -22,11 +22,44 @@ def plans(context: str, **kwargs: object) -> dict[str, ScenePlan]:
     return {plan.kind: plan for plan in result}
 
 
-def test_a_video_is_a_hero_then_a_scene() -> None:
+def test_a_video_reads_like_an_ad_hero_scene_offer_outro() -> None:
     merchant = make_merchant()
     product = make_product(merchant)
     kinds = [p.kind for p in scene_plans_for(product=product, context=ShopperContext())]
-    assert kinds == ["hero", "scene"]
+    assert kinds == ["hero", "scene", "offer", "outro"]
+
+
+@pytest.mark.parametrize(
+    ("locale", "price", "currency", "expected"),
+    [
+        ("en-US", "19.99", "USD", "$19.99"),
+        ("de-DE", "19.99", "EUR", "19,99\xa0€"),
+        ("fr-FR", "1234.50", "EUR", "1\u202f234,50\xa0€"),
+        ("en-GB", "5.00", "GBP", "£5.00"),
+        ("ja-JP", "1200", "JPY", "￥1,200"),
+    ],
+)
+def test_the_offer_shows_the_price_as_the_shoppers_locale_writes_it(
+    locale: str, price: str, currency: str, expected: str
+) -> None:
+    merchant = make_merchant()
+    product = make_product(merchant, price=price)
+    product.currency = currency
+    offer = scene_plans_for(product=product, context=ShopperContext.parse(f"locale={locale}"))[2]
+    assert offer.kind == "offer"
+    assert offer.caption == expected
+
+
+def test_offer_is_shared_across_climates_and_outro_across_products() -> None:
+    merchant = make_merchant()
+    jacket = make_product(merchant, title="Stormline Rain Jacket")
+    mug = make_product(merchant, title="Campfire Enamel Mug", color="#2E86AB")
+    rainy = scene_plans_for(product=jacket, context=ShopperContext.parse("climate=rainy"))
+    sunny = scene_plans_for(product=jacket, context=ShopperContext.parse("climate=sunny"))
+    assert rainy[2] == sunny[2]
+    other = scene_plans_for(product=mug, context=ShopperContext())
+    assert rainy[3] == other[3]
+    assert rainy[3].caption == "Shop now"
 
 
 def test_hero_is_shared_by_every_context_and_scene_is_not() -> None:
@@ -67,6 +100,6 @@ def test_plan_round_trips_through_json() -> None:
 
 
 def test_segment_lengths_come_from_settings_and_overrides(settings: pytest.FixtureRequest) -> None:
-    settings.SCENECART_SEGMENT_SECONDS = {"hero": 2.0, "scene": 3.0}  # type: ignore[attr-defined]
+    settings.SCENECART_SEGMENT_SECONDS = {"hero": 2.0, "scene": 3.0, "offer": 2.5, "outro": 1.5}  # type: ignore[attr-defined]
     result = plans("climate=rainy", seconds={"scene": 7.5})
     assert (result["hero"].seconds, result["scene"].seconds) == (2.0, 7.5)

@@ -149,13 +149,14 @@ def test_generate_videos_counts_unique_segments_without_waiting() -> None:
             "--json",
         )
     )
-    # 3 products × 2 contexts × 2 aspects = 12 videos of 2 segments; the hero of a product and
-    # aspect is shared by both contexts: 6 heroes + 12 scenes are unique.
+    # 3 products × 2 contexts × 2 aspects = 12 videos of 4 segments. Per product and aspect the
+    # hero and the offer are shared by both contexts; the outro is shared by every product:
+    # 6 heroes + 12 scenes + 6 offers + 2 outros are unique.
     assert summary["videos"] == 12
-    assert summary["segments_needed"] == 24
-    assert summary["segments_unique"] == 18
-    assert summary["segments_rendered"] == 18
-    assert summary["segments_reused"] == 6
+    assert summary["segments_needed"] == 48
+    assert summary["segments_unique"] == 26
+    assert summary["segments_rendered"] == 26
+    assert summary["segments_reused"] == 22
     assert summary["videos_pending"] == 12
 
 

@@ -43,15 +43,17 @@ def test_keys_are_stable_and_shared_where_the_pixels_are() -> None:
     assert keys(product, "climate=rainy", "9:16")["hero"] != rainy["hero"]
 
 
-def test_a_new_product_image_changes_the_keys_a_price_change_does_not() -> None:
+def test_a_price_change_rerenders_only_the_offer_a_new_image_only_product_shots() -> None:
     product = make_product(make_merchant())
     before = keys(product, "climate=rainy")
     product_update(product=product, price="99.00")
-    assert keys(product, "climate=rainy") == before
+    repriced = keys(product, "climate=rainy")
+    assert {kind for kind in before if before[kind] != repriced[kind]} == {"offer"}
+    before = repriced
     product.images.all().delete()
     product_image_add(product=product, filename="new.png", content=photo_bytes("#2E86AB"))
     after = keys(product, "climate=rainy")
-    assert after["hero"] != before["hero"] and after["scene"] != before["scene"]
+    assert {kind for kind in before if before[kind] != after[kind]} == {"hero", "scene", "offer"}
 
 
 def test_segments_of_two_merchants_never_share_a_key() -> None:
@@ -113,14 +115,15 @@ def test_the_product_is_in_the_frame() -> None:
     assert orange.sum() > 300
 
 
-def test_assembled_video_plays_hero_then_scene_with_a_poster() -> None:
+def test_assembled_video_plays_all_four_segments_with_music_and_a_poster() -> None:
     product = make_product(make_merchant())
     video = render_video(product, "climate=rainy,aesthetic=cozy", aspect="9:16")
     assert video.status == Video.Status.READY
     path = local_path(video.file)
     found = probe(path)
     assert (found.width, found.height, found.codec, found.pix_fmt) == (180, 320, "h264", "yuv420p")
-    assert found.duration == pytest.approx(2.0, abs=0.1)
+    assert found.duration == pytest.approx(4.0, abs=0.15)
+    assert found.has_audio and found.audio_codec == "aac"
     assert is_faststart(path)
     assert video.file.name.startswith(f"videos/{product.merchant.slug}/")
     from PIL import Image
@@ -144,7 +147,8 @@ def test_video_request_is_idempotent_and_rerenders_only_what_changed() -> None:
     )
     assert changed.video.pk == video.pk
     assert changed.video.status == Video.Status.PENDING
-    assert len(changed.to_render) == 2
+    # Hero, scene and offer show the product; the outro (logo and call to action) is reused.
+    assert [s.kind for s in changed.to_render] == ["hero", "scene", "offer"]
     assert Video.objects.count() == 1
 
 

@@ -40,8 +40,9 @@ def test_worker_renders_each_unique_segment_once_and_assembles_the_videos() -> N
 
     first = generate(*args)
     assert first["videos"] == 2 and first["videos_ready"] == 2 and first["videos_failed"] == 0
-    assert first["segments_rendered"] == 3  # one shared hero + two scenes
-    assert first["segments_reused"] == 1
+    # One hero, offer and outro shared by both contexts, and one scene per context.
+    assert first["segments_rendered"] == 5
+    assert first["segments_reused"] == 3
     for video in Video.objects.all():
         found = probe(Path(default_storage.path(video.file.name)))
         assert (found.width, found.height, found.codec, found.pix_fmt) == (
@@ -50,14 +51,15 @@ def test_worker_renders_each_unique_segment_once_and_assembles_the_videos() -> N
             "h264",
             "yuv420p",
         )
-        assert found.duration == pytest.approx(2.0, abs=0.1)
+        assert found.duration == pytest.approx(4.0, abs=0.15)
+        assert found.has_audio
         assert default_storage.exists(video.poster.name)
     assert set(Segment.objects.values_list("attempts", flat=True)) == {1}
 
     second = generate(*args)
     assert second["videos_ready"] == 2
     assert second["segments_rendered"] == 0
-    assert second["segments_reused"] == 4
+    assert second["segments_reused"] == 8
     assert set(Segment.objects.values_list("attempts", flat=True)) == {1}
 
 
@@ -72,6 +74,6 @@ def test_the_same_render_requested_twice_at_once_renders_once() -> None:
         "--merchant", "shop", "--sku", "MUG", "--contexts", str(context), "--aspects", "1:1"
     )
     assert summary["videos_ready"] == 1
-    assert list(Segment.objects.values_list("attempts", flat=True)) == [1, 1]
+    assert list(Segment.objects.values_list("attempts", flat=True)) == [1, 1, 1, 1]
     video = Video.objects.get()
     assert probe(Path(default_storage.path(video.file.name))).width == 240

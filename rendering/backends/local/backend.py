@@ -1,5 +1,6 @@
 """The built-in backend: the procedural compositor, on this machine, free, no network."""
 
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
@@ -9,13 +10,13 @@ from PIL import Image
 from rendering.backends.base import RenderJob
 from rendering.media import frame_writer
 
-from .scene import Stage
+from .stage import Stage
 
 
 class LocalBackend:
     synchronous: ClassVar[bool] = True
     # Bump whenever the same job would produce different pixels: it invalidates cached segments.
-    version = "local-1"
+    version = "local-2"
 
     def __init__(self, *, alias: str = "local", preset: str = "veryfast", crf: int = 21) -> None:
         self.alias = alias
@@ -30,14 +31,26 @@ class LocalBackend:
 
     def render(self, job: RenderJob, out_path: Path) -> None:
         stage = Stage(plan=job.plan, profile=job.profile, assets=job.assets, seed=job.seed)
+        stage.prepare()
         frames = job.profile.frames_for(job.plan.seconds)
         last = max(1, frames - 1)
-        with frame_writer(out_path, job.profile, preset=self.preset, crf=self.crf) as sink:
+        # Writing to ffmpeg's pipe blocks while it encodes; a writer thread lets the next frame
+        # be composed meanwhile (Pillow and pipe writes release the GIL).
+        with (
+            frame_writer(out_path, job.profile, preset=self.preset, crf=self.crf) as sink,
+            ThreadPoolExecutor(max_workers=1) as writer,
+        ):
+            pending = None
             for index in range(frames):
-                sink.write(stage.frame(index / last, job.plan.seconds))
+                data = stage.frame(index / last).to_bytes()
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(sink.write, data)
+            if pending is not None:
+                pending.result()
 
     def still(self, job: RenderJob, at_seconds: float) -> Image.Image:
         """One frame of the segment as an RGB image (contact sheets, previews)."""
         stage = Stage(plan=job.plan, profile=job.profile, assets=job.assets, seed=job.seed)
         seconds = job.plan.seconds
-        return Image.fromarray(stage.frame(min(1.0, max(0.0, at_seconds / seconds)), seconds))
+        return stage.frame(min(1.0, max(0.0, at_seconds / seconds))).to_rgb()
