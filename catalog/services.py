@@ -11,6 +11,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from PIL import Image, UnidentifiedImageError
 
+from .cutout import make_cutout
 from .models import BrandKit, Membership, Merchant, Product, ProductImage, ShopperProfile
 
 # Pillow refuses larger images as decompression bombs; a product photo never needs more.
@@ -138,7 +139,42 @@ def product_image_add(
         except Exception:
             row.file.delete(save=False)
             raise
+    # Imported here: catalog.tasks imports this module.
+    from .tasks import cutout_product_image
+
+    transaction.on_commit(lambda: cutout_product_image.delay(row.pk))
     return row
+
+
+def product_image_cutout(*, image: ProductImage, force: bool = False) -> ProductImage:
+    """Make the product's cut-out (``catalog.cutout``) and store it beside the original as
+    ``<content_hash>.cutout.png``; the hash of the PNG goes into segment keys.
+
+    Idempotent: an image whose cut-out exists is returned as it is unless ``force``. The row
+    is locked while the cut-out is made, so the upload task and a render that needs the
+    cut-out first do not both make it.
+    """
+    with transaction.atomic():
+        locked = ProductImage.objects.select_for_update().select_related("product__merchant")
+        image = locked.get(pk=image.pk)
+        made = bool(image.cutout_kind and image.cutout)
+        if made and not force and image.cutout.storage.exists(image.cutout.name):
+            return image
+        with image.file.open("rb") as handle:
+            content = handle.read()
+        cutout = make_cutout(content, filename=image.file.name)
+        merchant = image.product.merchant
+        name = f"products/{merchant.slug}/{image.content_hash[:2]}/{image.content_hash}.cutout.png"
+        storage = image.cutout.storage
+        if storage.exists(name):
+            # A leftover of an earlier run (or the cut-out being remade): the name is the
+            # contract, so replace it instead of letting the storage pick another one.
+            storage.delete(name)
+        image.cutout.save(name, ContentFile(cutout.png), save=False)
+        image.cutout_hash = hashlib.sha256(cutout.png).hexdigest()
+        image.cutout_kind = cutout.kind
+        image.save(update_fields=["cutout", "cutout_hash", "cutout_kind"])
+    return image
 
 
 def shopper_profile_upsert(

@@ -149,6 +149,8 @@ def broker_transport_options(broker_url: str, var_dir: Path) -> dict[str, object
             "data_folder_out": str(folder / "queue"),
             "control_folder": str(folder / "control"),
             "store_processed": False,
+            # The default 1 s poll would add a second to every hop (render → assemble).
+            "polling_interval": 0.2,
         }
     # Longer than the longest render, so a slow render is not redelivered to a second worker.
     return {"visibility_timeout": 2 * 60 * 60}

@@ -212,8 +212,9 @@ def product_sprite(
     photo: Image.Image, box: tuple[float, float], *, reflection: bool, card: bool
 ) -> Image.Image:
     """The product fitted into ``box`` (w, h) with a contact shadow, and on luxury sets a
-    fading reflection below it. A photo without transparency is shown as a framed card."""
-    if card or np.asarray(photo.getchannel("A")).min() >= 250:
+    fading reflection below it."""
+    # A "card" cutout comes framed already; an opaque original (no cutout) is framed here.
+    if not card and np.asarray(photo.getchannel("A")).min() >= 250:
         border = max(6, round(min(photo.size) * 0.035))
         framed = Image.new(
             "RGBA", (photo.width + 2 * border, photo.height + 2 * border), (255, 255, 255, 255)
