@@ -3,7 +3,7 @@
 import hashlib
 import io
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -36,34 +36,54 @@ def membership_grant(
     return membership
 
 
+BrandAsset = tuple[str, bytes] | Literal[False] | None
+
+
 def brand_kit_update(
     *,
     merchant: Merchant,
     primary_color: str | None = None,
     secondary_color: str | None = None,
-    logo: tuple[str, bytes] | None = None,
-    font: tuple[str, bytes] | None = None,
+    call_to_action: str | None = None,
+    logo: BrandAsset = None,
+    font: BrandAsset = None,
+    music: BrandAsset = None,
 ) -> BrandKit:
-    """Update the brand kit; ``logo``/``font`` are ``(filename, content)`` pairs.
+    """Update the brand kit. ``logo``, ``font`` and ``music`` are ``(filename, content)`` to
+    replace the file, ``False`` to remove it, ``None`` to leave it.
 
-    The content hashes are kept beside the files because segment keys are built from them.
+    Every file is checked before anything is stored. Content hashes are kept beside the files
+    because segment keys are built from them: a new logo re-renders the outros and nothing else.
     """
+    checks = {
+        "logo": open_uploaded_image,
+        "font": check_uploaded_font,
+        "music": check_uploaded_audio,
+    }
+    uploads = {"logo": logo, "font": font, "music": music}
+    for field, upload in uploads.items():
+        if upload:
+            checks[field](upload[1], filename=upload[0])
     kit, _ = BrandKit.objects.get_or_create(merchant=merchant)
     if primary_color is not None:
         kit.primary_color = primary_color
     if secondary_color is not None:
         kit.secondary_color = secondary_color
-    kit.full_clean(exclude=["logo", "font"])
-    if logo is not None:
-        filename, content = logo
-        _open_image(content, filename=filename)
-        kit.logo_hash = hashlib.sha256(content).hexdigest()
-        kit.logo.save(filename, ContentFile(content), save=False)
-    if font is not None:
-        filename, content = font
-        _check_font(content, filename=filename)
-        kit.font_hash = hashlib.sha256(content).hexdigest()
-        kit.font.save(filename, ContentFile(content), save=False)
+    if call_to_action is not None:
+        kit.call_to_action = call_to_action
+    kit.full_clean(exclude=["logo", "font", "music"])
+    for field, upload in uploads.items():
+        if upload is None:
+            continue
+        file_field = getattr(kit, field)
+        if upload is False:
+            if file_field:
+                file_field.delete(save=False)
+            setattr(kit, f"{field}_hash", "")
+            continue
+        filename, content = upload
+        setattr(kit, f"{field}_hash", hashlib.sha256(content).hexdigest())
+        file_field.save(filename, ContentFile(content), save=False)
     kit.save()
     return kit
 
@@ -119,7 +139,7 @@ def product_image_add(
 
     The file is checked to be an image Pillow can decode before anything is written.
     """
-    image = _open_image(content, filename=filename)
+    image = open_uploaded_image(content, filename=filename)
     content_hash = hashlib.sha256(content).hexdigest()
     existing = product.images.filter(content_hash=content_hash).first()
     if existing is not None:
@@ -190,7 +210,7 @@ def shopper_profile_upsert(
     return profile
 
 
-def _open_image(content: bytes, *, filename: str) -> Image.Image:
+def open_uploaded_image(content: bytes, *, filename: str) -> Image.Image:
     if not content:
         raise ValidationError(f"{filename}: the file is empty.")
     try:
@@ -208,7 +228,23 @@ def _open_image(content: bytes, *, filename: str) -> Image.Image:
     return image
 
 
-def _check_font(content: bytes, *, filename: str) -> None:
+def check_uploaded_audio(content: bytes, *, filename: str) -> None:
+    """A music upload must decode as audio of some length (any format ffmpeg reads)."""
+    import av
+
+    if not content:
+        raise ValidationError(f"{filename}: the file is empty.")
+    try:
+        with av.open(io.BytesIO(content)) as container:
+            if not container.streams.audio:
+                raise ValidationError(f"{filename}: has no audio.")
+            if not container.duration or container.duration <= 0:
+                raise ValidationError(f"{filename}: the audio has no length.")
+    except av.FFmpegError as exc:
+        raise ValidationError(f"{filename}: not an audio file Scenecart can read ({exc}).") from exc
+
+
+def check_uploaded_font(content: bytes, *, filename: str) -> None:
     from PIL import ImageFont
 
     try:
