@@ -67,12 +67,22 @@ def panorama_jpeg() -> bytes:
 
 @pytest.mark.parametrize(
     "make",
-    [cmyk_jpeg, sixteen_bit_png, palette_png_with_transparency, animated_gif, exif_rotated_jpeg, tiny_png, panorama_jpeg],
+    [
+        cmyk_jpeg,
+        sixteen_bit_png,
+        palette_png_with_transparency,
+        animated_gif,
+        exif_rotated_jpeg,
+        tiny_png,
+        panorama_jpeg,
+    ],
 )
 def test_awkward_photo_renders_a_segment(make: Callable[[], bytes]) -> None:
     product = make_product(make_merchant(), with_image=False)
     product_image_add(product=product, filename=f"{make.__name__}.img", content=make())
-    request = video_request(product=product, context=ShopperContext.parse("climate=rainy"), aspect="9:16")
+    request = video_request(
+        product=product, context=ShopperContext.parse("climate=rainy"), aspect="9:16"
+    )
     hero = segment_render(segment=request.segments[0])
     assert hero.status == Segment.Status.READY, hero.error
     found = probe(Path(default_storage.path(hero.file.name)))
