@@ -33,10 +33,10 @@ class FallingLayer:
 def rain_layers(size: tuple[int, int], *, seed: int) -> list[FallingLayer]:
     return [
         FallingLayer(
-            _streaks(size, count=70, length=0.05, alpha=70, thick=1, seed=seed), 1.1, 0, 225
+            _streaks(size, count=45, length=0.05, alpha=50, thick=1, seed=seed), 1.1, 0, 225
         ),
         FallingLayer(
-            _streaks(size, count=36, length=0.09, alpha=120, thick=2, seed=seed + 1), 1.9, 0, 235
+            _streaks(size, count=20, length=0.09, alpha=115, thick=2, seed=seed + 1), 1.9, 0, 235
         ),
     ]
 
