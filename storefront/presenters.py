@@ -1,14 +1,14 @@
 """How catalog and rendering rows are shown on storefront pages and in JSON."""
 
-from babel.numbers import format_currency
 from django.http import HttpRequest
 
 from catalog.models import Product
+from personalization.plans import price_label as localized_price
 from rendering.models import Video
 
 
-def price_label(product: Product, locale: str = "en_US") -> str:
-    return format_currency(product.price, product.currency, locale=locale)
+def price_label(product: Product, locale: str = "en-US") -> str:
+    return localized_price(price=product.price, currency=product.currency, locale=locale)
 
 
 def video_payload(video: Video | None, request: HttpRequest) -> dict[str, object] | None:

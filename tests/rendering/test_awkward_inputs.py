@@ -38,7 +38,7 @@ def cmyk_jpeg() -> bytes:
 
 def sixteen_bit_png() -> bytes:
     grey = (np.asarray(packshot().convert("L")).astype(np.uint16) * 257).astype(np.uint16)
-    return encoded(Image.fromarray(grey, mode="I;16"), "PNG")
+    return encoded(Image.fromarray(grey), "PNG")
 
 
 def palette_png_with_transparency() -> bytes:
