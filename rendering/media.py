@@ -165,6 +165,26 @@ def verify(
     return found
 
 
+def normalize(
+    source: Path, out_path: Path, profile: OutputProfile, *, seconds: float, preset: str, crf: int
+) -> None:
+    """Re-encode a clip from any backend (a provider MP4 of another size, frame rate or codec)
+    into the house format of ``profile``, once, when it is stored: scaled to cover the frame
+    and center-cropped (no letterbox bars), at the profile's frame rate, cut to ``seconds``,
+    without audio. After this it concatenates with every other segment by stream copy."""
+    width, height = profile.width, profile.height
+    scale = (
+        f"scale={width}:{height}:force_original_aspect_ratio=increase:flags=bicubic,"
+        f"crop={width}:{height},setsar=1,fps={profile.fps},format={profile.pix_fmt}"
+    )
+    # fmt: off
+    _run_ffmpeg([
+        "-i", str(source), "-t", f"{seconds:.3f}", "-vf", scale, "-c:v", "libx264",
+        *h264_params(profile, preset=preset, crf=crf), str(out_path),
+    ])
+    # fmt: on
+
+
 def concat_copy(parts: list[Path], out_path: Path, *, audio: Path | None = None) -> None:
     """Join house-format segments without re-encoding (ffmpeg concat demuxer, stream copy),
     muxing in an already encoded audio bed, with the index up front (+faststart)."""
@@ -181,9 +201,15 @@ def concat_copy(parts: list[Path], out_path: Path, *, audio: Path | None = None)
 
 
 def poster_jpeg(video_path: Path, out_path: Path, *, at_seconds: float) -> None:
-    """Write the frame at ``at_seconds`` (or the last one before it) as a JPEG poster."""
+    """Write the frame at ``at_seconds`` (or the last one before it) as a JPEG poster.
+
+    Seeks to the keyframe before that time first (the house format has one every second), so
+    only a few frames are decoded, not the whole video up to there.
+    """
     with av.open(str(video_path)) as container:
         stream = container.streams.video[0]
+        if stream.time_base is not None and at_seconds > 0:
+            container.seek(int(at_seconds / stream.time_base), stream=stream, backward=True)
         chosen = None
         for frame in container.decode(stream):
             chosen = frame

@@ -33,7 +33,7 @@ from personalization.context import ShopperContext
 from personalization.plans import ScenePlan, scene_plans_for
 
 from .backends import RenderAssets, RenderBackend, RenderJob, backend_for
-from .media import MediaError, concat_copy, poster_jpeg, verify
+from .media import MediaError, concat_copy, normalize, poster_jpeg, verify
 from .models import Segment, Video, VideoSegment
 from .profiles import OutputProfile, profile_for
 from .selectors import videos_waiting_for
@@ -176,10 +176,16 @@ def segment_render(*, segment: Segment) -> Segment:
         job = RenderJob(plan=plan, profile=profile, assets=_assets_for(segment), seed=0)
         with tempfile.TemporaryDirectory(prefix="scenecart-segment-") as workdir:
             out_path = Path(workdir) / f"{segment.key}.mp4"
-            backend.render(job, out_path)
-            probed = verify(
-                out_path, profile, seconds=profile.frames_for(plan.seconds) / profile.fps
-            )
+            seconds = profile.frames_for(plan.seconds) / profile.fps
+            if getattr(backend, "house_format", False):
+                backend.render(job, out_path)
+            else:
+                raw = Path(workdir) / "backend-output.mp4"
+                backend.render(job, raw)
+                normalize(
+                    raw, out_path, profile, seconds=seconds, **settings.SCENECART_HOUSE_ENCODER
+                )
+            probed = verify(out_path, profile, seconds=seconds)
             name = _store(out_path, f"segments/{segment.key[:2]}/{segment.key}.mp4")
     except Exception as exc:
         logger.exception("Rendering segment %s (%s) failed", segment.key[:12], segment.kind)

@@ -42,6 +42,9 @@ class RenderBackend(Protocol):
     alias: str
     version: str
     synchronous: ClassVar[bool]
+    # True when ``render`` already writes the house format of the job's profile; anything else
+    # (a provider's MP4) is normalized once before it is stored.
+    house_format: ClassVar[bool]
 
     def option_fingerprint(self) -> dict[str, Any]:
         """The options that change the pixels (part of the segment key)."""

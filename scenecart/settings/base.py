@@ -177,14 +177,17 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
 
 # --- Scenecart --------------------------------------------------------------------------------
+# x264 settings of the house format: the local renderer encodes with them, and clips from any
+# other backend are re-encoded with them once, when stored, so every segment concatenates.
+SCENECART_HOUSE_ENCODER = {
+    "preset": env.str("SCENECART_LOCAL_PRESET", default="veryfast"),
+    "crf": env.int("SCENECART_LOCAL_CRF", default=21),
+}
 # Render backends, configured like STORAGES: alias -> dotted class path and its options.
 SCENECART_BACKENDS = {
     "local": {
         "BACKEND": "rendering.backends.local.LocalBackend",
-        "OPTIONS": {
-            "preset": env.str("SCENECART_LOCAL_PRESET", default="veryfast"),
-            "crf": env.int("SCENECART_LOCAL_CRF", default=21),
-        },
+        "OPTIONS": dict(SCENECART_HOUSE_ENCODER),
     },
 }
 SCENECART_DEFAULT_BACKEND = env.str("SCENECART_DEFAULT_BACKEND", default="local")
@@ -215,3 +218,13 @@ SCENECART_SEGMENT_SECONDS = {
 
 # The merchant whose products the home page shows.
 SCENECART_DEMO_MERCHANT = env.str("SCENECART_DEMO_MERCHANT", default="demo")
+
+# --- Housekeeping -----------------------------------------------------------------------------
+# Unused segments and orphaned video files are deleted once older than this; the grace also
+# covers renders and assemblies in flight (they store the file before the row names it).
+SCENECART_HOUSEKEEPING_GRACE_HOURS = env.int("SCENECART_HOUSEKEEPING_GRACE_HOURS", default=24)
+# Run by `celery -A scenecart beat` beside the workers.
+CELERY_BEAT_SCHEDULE = {
+    "housekeeping": {"task": "rendering.housekeeping_sweep", "schedule": 6 * 60 * 60},
+}
+CELERY_TASK_ROUTES["rendering.housekeeping_sweep"] = {"queue": "default"}

@@ -165,3 +165,25 @@ def test_a_failed_render_is_recorded_on_segment_and_video() -> None:
     assert video.status == Video.Status.FAILED
     assert "hero segment failed" in video.error
     assert not default_storage.exists(f"segments/{segment.key[:2]}/{segment.key}.mp4")
+
+
+def test_a_render_held_by_a_live_worker_is_left_alone_a_crashed_one_is_reclaimed(settings) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    product = make_product(make_merchant())
+    request = video_request(product=product, context=ShopperContext(), aspect="16:9")
+    segment = request.segments[0]
+    Segment.objects.filter(pk=segment.pk).update(
+        status=Segment.Status.RENDERING, claimed_at=timezone.now()
+    )
+    untouched = segment_render(segment=segment)
+    assert untouched.status == Segment.Status.RENDERING and not untouched.file
+
+    # The worker that claimed it died: past the stale limit another worker takes it over.
+    stale = timezone.now() - timedelta(seconds=settings.SCENECART_RENDER_STALE_AFTER + 1)
+    Segment.objects.filter(pk=segment.pk).update(claimed_at=stale)
+    reclaimed = segment_render(segment=segment)
+    assert reclaimed.status == Segment.Status.READY
+    assert default_storage.exists(reclaimed.file.name)

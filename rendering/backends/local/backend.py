@@ -15,6 +15,7 @@ from .stage import Stage
 
 class LocalBackend:
     synchronous: ClassVar[bool] = True
+    house_format: ClassVar[bool] = True
     # Bump whenever the same job would produce different pixels: it invalidates cached segments.
     version = "local-2"
 
