@@ -30,3 +30,16 @@ def assemble_video(video_id: int) -> None:
     except Exception:
         # Recorded on the video (status FAILED with the reason); a new request retries it.
         return
+
+
+@shared_task(name="rendering.housekeeping_sweep")
+def housekeeping_sweep_task() -> None:
+    # Periodic (CELERY_BEAT_SCHEDULE), routed to the default queue. Imports are local so this
+    # task could be appended without touching the module's header.
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from .housekeeping import housekeeping_sweep
+
+    housekeeping_sweep(grace=timedelta(hours=settings.SCENECART_HOUSEKEEPING_GRACE_HOURS))

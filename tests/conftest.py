@@ -173,3 +173,90 @@ def redis_url() -> str:
             )
         pytest.skip("REDIS_URL is not set (the services pass of scripts/test sets it)")
     return url
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real S3-compatible server over HTTP (moto in server mode), for the whole session.
+
+    Yields its endpoint URL. Moto keeps state in memory, so it dies with the session.
+    """
+    import requests
+
+    port = _free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    log_path = tmp_path_factory.mktemp("s3") / "moto.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            log.close()
+            pytest.fail(f"moto server did not start:\n{log_path.read_text()[-3000:]}")
+        try:
+            requests.get(f"{endpoint}/moto-api/", timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    try:
+        yield endpoint
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+S3_REGION = "us-east-1"
+S3_KEY = "testing"
+
+
+@pytest.fixture
+def s3_storage(s3_server: str, settings: pytest.FixtureRequest) -> dict[str, object]:
+    """``default_storage`` on a fresh bucket of the moto server, configured like
+    ``SCENECART_STORAGE=s3`` in scenecart/settings/base.py. Returns the storage OPTIONS.
+
+    Assigning ``settings.STORAGES`` fires ``setting_changed``, whose handler in
+    django.test.signals replaces ``storages._storages`` and resets ``default_storage``.
+    """
+    import boto3
+
+    bucket = f"scenecart-test-{uuid.uuid4().hex[:12]}"
+    boto3.client(
+        "s3",
+        endpoint_url=s3_server,
+        region_name=S3_REGION,
+        aws_access_key_id=S3_KEY,
+        aws_secret_access_key=S3_KEY,
+    ).create_bucket(Bucket=bucket)
+    options: dict[str, object] = {
+        "bucket_name": bucket,
+        "access_key": S3_KEY,
+        "secret_key": S3_KEY,
+        "region_name": S3_REGION,
+        "endpoint_url": s3_server,
+        "location": "",
+        "default_acl": None,
+        "querystring_auth": True,
+        "querystring_expire": 300,
+        "file_overwrite": False,
+    }
+    settings.STORAGES = {  # type: ignore[attr-defined]
+        **settings.STORAGES,  # type: ignore[attr-defined]
+        "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},
+    }
+    return options
