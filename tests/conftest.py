@@ -253,6 +253,7 @@ def s3_storage(s3_server: str, settings: pytest.FixtureRequest) -> dict[str, obj
         "default_acl": None,
         "querystring_auth": True,
         "querystring_expire": 300,
+        "signature_version": "s3v4",
         "file_overwrite": False,
     }
     settings.STORAGES = {  # type: ignore[attr-defined]

@@ -117,6 +117,9 @@ if SCENECART_STORAGE == "s3":
             "querystring_auth": env.bool("AWS_QUERYSTRING_AUTH", default=True),
             "querystring_expire": env.int("AWS_QUERYSTRING_EXPIRE", default=3600),
             "file_overwrite": False,
+            # Without it botocore presigns with SigV2 in us-east-1, which newer buckets and
+            # SSE-KMS objects refuse (boto/boto3#2680).
+            "signature_version": env.str("AWS_S3_SIGNATURE_VERSION", default="s3v4"),
         },
     }
 elif SCENECART_STORAGE == "local":
