@@ -187,3 +187,17 @@ def test_a_render_held_by_a_live_worker_is_left_alone_a_crashed_one_is_reclaimed
     reclaimed = segment_render(segment=segment)
     assert reclaimed.status == Segment.Status.READY
     assert default_storage.exists(reclaimed.file.name)
+
+
+def test_a_new_logo_rerenders_only_the_outros() -> None:
+    from catalog.services import brand_kit_update
+
+    merchant = make_merchant()
+    jacket = make_product(merchant, title="Stormline Rain Jacket")
+    mug = make_product(merchant, title="Campfire Enamel Mug", color="#2E86AB")
+    before = {p.pk: keys(p, "climate=rainy") for p in (jacket, mug)}
+    assert before[jacket.pk]["outro"] == before[mug.pk]["outro"]  # one outro per merchant
+    brand_kit_update(merchant=merchant, logo=("logo.png", photo_bytes("#1D3557")))
+    for p in (jacket, mug):
+        after = keys(p, "climate=rainy")
+        assert {kind for kind in after if after[kind] != before[p.pk][kind]} == {"outro"}
