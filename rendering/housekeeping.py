@@ -230,28 +230,34 @@ def _sweep_orphan_segment_files(*, cutoff: datetime, dry_run: bool, tally: _Tall
     keys = set(Segment.objects.values_list("key", flat=True))
     named = set(Segment.objects.exclude(file="").values_list("file", flat=True))
     referenced = named | {_segment_canonical_name(key) for key in keys}
-    for name in _walk(SEGMENTS_PREFIX):
-        if name in referenced:
-            continue
-        try:
-            size = _orphan_size(name, cutoff)
-        except Exception as exc:
-            logger.warning("Housekeeping could not stat %s: %s", name, exc, exc_info=True)
-            tally.failures.append(f"{name}: {type(exc).__name__}: {exc}")
-            continue
-        if size is None:
-            continue
-        if dry_run or _delete(name, tally):
-            tally.deleted.append(name)
-            tally.counts["orphan_segment_files_deleted"] += 1
-            tally.counts["orphan_segment_bytes"] += size
+    _sweep_unreferenced(
+        SEGMENTS_PREFIX, referenced, cutoff=cutoff, dry_run=dry_run, tally=tally,
+        counter="orphan_segment_files_deleted", bytes_counter="orphan_segment_bytes",
+    )  # fmt: skip
 
 
 def _sweep_orphan_video_files(*, cutoff: datetime, dry_run: bool, tally: _Tally) -> None:
     referenced: set[str] = set()
     for file_name, poster_name in Video.objects.values_list("file", "poster"):
         referenced.update(n for n in (file_name, poster_name) if n)
-    for name in _walk(VIDEOS_PREFIX):
+    _sweep_unreferenced(
+        VIDEOS_PREFIX, referenced, cutoff=cutoff, dry_run=dry_run, tally=tally,
+        counter="video_files_deleted", bytes_counter="video_bytes",
+    )  # fmt: skip
+
+
+def _sweep_unreferenced(
+    prefix: str,
+    referenced: set[str],
+    *,
+    cutoff: datetime,
+    dry_run: bool,
+    tally: _Tally,
+    counter: str,
+    bytes_counter: str,
+) -> None:
+    """Delete files under ``prefix`` that no row names and that are older than ``cutoff``."""
+    for name in _walk(prefix):
         if name in referenced:
             continue
         try:
@@ -264,8 +270,8 @@ def _sweep_orphan_video_files(*, cutoff: datetime, dry_run: bool, tally: _Tally)
             continue
         if dry_run or _delete(name, tally):
             tally.deleted.append(name)
-            tally.counts["video_files_deleted"] += 1
-            tally.counts["video_bytes"] += size
+            tally.counts[counter] += 1
+            tally.counts[bytes_counter] += size
 
 
 def _orphan_size(name: str, cutoff: datetime) -> int | None:
