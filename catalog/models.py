@@ -1,3 +1,4 @@
+import secrets
 from decimal import Decimal
 
 from django.conf import settings
@@ -11,6 +12,10 @@ currency_code = RegexValidator(r"^[A-Z]{3}$", "Enter an ISO 4217 currency code, 
 country_code = RegexValidator(r"^[A-Z]{2}$", "Enter an ISO 3166 country code, e.g. DE.")
 
 
+def new_token_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
 class Merchant(models.Model):
     """A shop: the tenant every other row belongs to."""
 
@@ -18,6 +23,11 @@ class Merchant(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="merchants", blank=True
+    )
+    # Signs this shop's shopper tokens (with SECRET_KEY): rotating it revokes every token the
+    # shop's backend has handed out, without touching other shops.
+    shopper_token_secret = models.CharField(
+        max_length=64, default=new_token_secret, editable=False
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
