@@ -26,9 +26,7 @@ class Merchant(models.Model):
     )
     # Signs this shop's shopper tokens (with SECRET_KEY): rotating it revokes every token the
     # shop's backend has handed out, without touching other shops.
-    shopper_token_secret = models.CharField(
-        max_length=64, default=new_token_secret, editable=False
-    )
+    shopper_token_secret = models.CharField(max_length=64, default=new_token_secret, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
