@@ -32,7 +32,9 @@ from personalization.context import ShopperContext
 from personalization.plans import ScenePlan, scene_plans_for
 
 from .backends import RenderAssets, RenderJob, backend_for
+from .backends.local.painters import fit_text
 from .profiles import OutputProfile, profile_for
+from .services import stored_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -306,31 +308,18 @@ def _assets(*, product: Product, brand_kit: BrandKit | None) -> RenderAssets:
         use_cutout = bool(
             image.cutout_kind and image.cutout and image.cutout.storage.exists(image.cutout.name)
         )
-        photo = _read(image.cutout if use_cutout else image.file)
+        photo = stored_bytes(image.cutout if use_cutout else image.file)
         hashes["product_image"] = image.cutout_hash if use_cutout else image.content_hash
         hashes["product_kind"] = image.cutout_kind if use_cutout else ""
     font = None
     if brand_kit is not None and brand_kit.font:
-        font = _read(brand_kit.font)
+        font = stored_bytes(brand_kit.font)
         hashes["font"] = brand_kit.font_hash
     return RenderAssets(product_image=photo, font=font, hashes=hashes)
 
 
-def _read(field: Any) -> bytes:
-    with field.open("rb") as handle:
-        return handle.read()
-
-
 def _font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.load_default(size=size)  # type: ignore[return-value]
-
-
-def _fit(text: str, font: ImageFont.FreeTypeFont, width: float) -> str:
-    if font.getlength(text) <= width:
-        return text
-    while text and font.getlength(text + "…") > width:
-        text = text[:-1]
-    return text.rstrip() + "…"
 
 
 def _draw_labels(
@@ -350,7 +339,7 @@ def _draw_labels(
     note_width = layout.label_font.getlength(note)
     draw.text(
         (margin, margin + layout.title_height / 2),
-        _fit(title, layout.title_font, width - 2 * margin - note_width - layout.label_size),
+        fit_text(title, layout.title_font, width - 2 * margin - note_width - layout.label_size),
         font=layout.title_font,
         fill=INK,
         anchor="lm",
@@ -367,7 +356,7 @@ def _draw_labels(
         left, _, right, _ = layout.cell_box(0, column)
         draw.text(
             ((left + right) / 2, header_y),
-            _fit(str(aesthetic.label), layout.label_font, layout.cell_width),
+            fit_text(str(aesthetic.label), layout.label_font, layout.cell_width),
             font=layout.label_font,
             fill=INK,
             anchor="mm",

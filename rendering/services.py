@@ -435,16 +435,17 @@ def _assets_for(segment: Segment) -> RenderAssets:
         ).first()
         if image is None:
             raise MediaError("The product image this segment was planned with no longer exists.")
-        image_bytes = _read(image.cutout)
+        image_bytes = stored_bytes(image.cutout)
     return RenderAssets(
         product_image=image_bytes,
-        font=_read(kit.font) if kit and hashes.get("font") else None,
-        logo=_read(kit.logo) if kit and hashes.get("logo") else None,
+        font=stored_bytes(kit.font) if kit and hashes.get("font") else None,
+        logo=stored_bytes(kit.logo) if kit and hashes.get("logo") else None,
         hashes=dict(hashes),
     )
 
 
-def _read(field: Any) -> bytes:
+def stored_bytes(field: Any) -> bytes:
+    """The whole content of a stored file field (local or S3)."""
     with field.open("rb") as handle:
         return handle.read()
 

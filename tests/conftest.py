@@ -70,6 +70,16 @@ def small_videos(settings: pytest.FixtureRequest) -> None:
     settings.SCENECART_SEGMENT_SECONDS = test_settings.SMALL_SEGMENT_SECONDS  # type: ignore[attr-defined]
 
 
+def _stop(process: subprocess.Popen[bytes], *, timeout: float) -> None:
+    """Ask a server the suite started to stop; kill it if it does not within ``timeout``."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def _worker_database_url() -> str:
     """A URL for the test database pytest-django created, for a worker in another process."""
     db = connection.settings_dict
@@ -150,12 +160,7 @@ def celery_worker(
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process, timeout=30)
         log.close()
         if process.returncode not in (0, -15):
             sys.stderr.write(log_path.read_text()[-3000:])
@@ -212,12 +217,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield endpoint
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process, timeout=10)
         log.close()
 
 
