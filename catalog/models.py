@@ -1,7 +1,9 @@
 import secrets
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
@@ -16,6 +18,25 @@ def new_token_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+def origin_list(text: str) -> list[str]:
+    """Origins from a merchant's list (one per line or comma-separated), checked and normalized
+    to ``scheme://host[:port]`` as browsers send them in the ``Origin`` header."""
+    origins: list[str] = []
+    for raw in text.replace(",", "\n").splitlines():
+        value = raw.strip().rstrip("/")
+        if not value:
+            continue
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+            raise ValidationError(
+                {"storefront_origins": f"{value!r} is not an origin like https://shop.example.com."}
+            )
+        origin = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        if origin not in origins:
+            origins.append(origin)
+    return origins
+
+
 class Merchant(models.Model):
     """A shop: the tenant every other row belongs to."""
 
@@ -27,6 +48,13 @@ class Merchant(models.Model):
     # Signs this shop's shopper tokens (with SECRET_KEY): rotating it revokes every token the
     # shop's backend has handed out, without touching other shops.
     shopper_token_secret = models.CharField(max_length=64, default=new_token_secret, editable=False)
+    storefront_origins = models.TextField(
+        blank=True,
+        help_text=(
+            "The origins of your shop's pages, one per line (e.g. https://shop.example.com). "
+            "Only these may call the storefront API from a browser or frame the video player."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -34,6 +62,14 @@ class Merchant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        self.storefront_origins = "\n".join(origin_list(self.storefront_origins))
+
+    @property
+    def origins(self) -> list[str]:
+        return origin_list(self.storefront_origins)
 
 
 class Membership(models.Model):

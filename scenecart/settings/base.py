@@ -27,6 +27,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "rest_framework",
+    "drf_spectacular",
     "catalog",
     "personalization",
     "rendering",
@@ -135,6 +137,68 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+# --- Cache -----------------------------------------------------------------------------------
+# Shared by the web processes and the workers: the storefront's variant tables (a worker that
+# finishes a video drops the entry, so shoppers see it at once), weather per grid cell, and the
+# API's rate limits. Redis when REDIS_URL (or CACHE_URL) is set; otherwise files under
+# SCENECART_VAR_DIR, which every process on the machine shares.
+_cache_url = env.str("CACHE_URL", default=env.str("REDIS_URL", default=""))
+if _cache_url:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _cache_url,
+            "KEY_PREFIX": "scenecart",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(Path(str(env.path("SCENECART_VAR_DIR", default=BASE_DIR / "var"))) / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": 20_000},
+        }
+    }
+
+# --- Storefront API ---------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # The public API is anonymous: shoppers are named by signed tokens, merchants' servers by
+    # their storefront secret (storefront.api.MerchantSecretAuthentication).
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "storefront.api.json_exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "events": env.str("SCENECART_EVENTS_RATE", default="600/min"),
+        "shopper_tokens": env.str("SCENECART_TOKENS_RATE", default="1200/min"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Scenecart storefront API",
+    "DESCRIPTION": (
+        "Personalized product videos: the variant that fits a shopper, playback events, "
+        "and signed shopper tokens for merchants' servers."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+}
+# Seconds a product's table of variants is cached for the video lookup. Rendering drops the
+# entry when a video changes, so this only bounds staleness when that drop cannot reach every
+# web process.
+SCENECART_LOOKUP_CACHE_SECONDS = env.int("SCENECART_LOOKUP_CACHE_SECONDS", default=10)
+# How long a shopper token is valid when the merchant's server does not say.
+SCENECART_SHOPPER_TOKEN_TTL = env.int("SCENECART_SHOPPER_TOKEN_TTL", default=24 * 60 * 60)
+# Today's weather refines a shopper's climate where the CDN sends their coordinates.
+SCENECART_WEATHER_PROVIDER = env.str("SCENECART_WEATHER_PROVIDER", default="open-meteo")
+SCENECART_WEATHER_URL = env.str(
+    "SCENECART_WEATHER_URL", default="https://api.open-meteo.com/v1/forecast"
+)
+SCENECART_WEATHER_TIMEOUT = env.float("SCENECART_WEATHER_TIMEOUT", default=0.3)
+SCENECART_WEATHER_CACHE_SECONDS = env.int("SCENECART_WEATHER_CACHE_SECONDS", default=30 * 60)
 
 # --- Celery -----------------------------------------------------------------------------------
 # Without Redis the broker is kombu's filesystem transport: a real worker process takes tasks

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from .base import *  # noqa: F403
-from .base import CELERY_BROKER_URL, DATABASES, broker_transport_options, env
+from .base import CACHES, CELERY_BROKER_URL, DATABASES, broker_transport_options, env
 
 TEST_RUN_DIR = Path(
     os.environ.setdefault("SCENECART_TEST_RUN_DIR", tempfile.mkdtemp(prefix="scenecart-test-"))
@@ -39,3 +39,7 @@ if env.bool("SCENECART_TEST_SMALL_VIDEOS", default=False):
     # configures in-process.
     SCENECART_PROFILES = SMALL_PROFILES
     SCENECART_SEGMENT_SECONDS = SMALL_SEGMENT_SECONDS
+if CACHES["default"]["BACKEND"].endswith("FileBasedCache"):
+    CACHES = {"default": {**CACHES["default"], "LOCATION": str(TEST_RUN_DIR / "cache")}}
+# Weather lookups go to a closed port unless a test points them at its own server.
+SCENECART_WEATHER_URL = "http://127.0.0.1:9/v1/forecast"

@@ -1,0 +1,89 @@
+"""A merchant's bucket policy: which dimensions of a shopper's context make its video variants,
+which variants may be rendered, and what the storefront may take from the request."""
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
+from django.db import models
+
+from catalog.models import Merchant
+
+from .context import GENERIC_BUCKET, ContextError, ShopperContext
+
+# The dimensions a new merchant's variants differ by: the two a shopper sees at a glance.
+DEFAULT_DIMENSIONS = ["climate", "aesthetic"]
+
+
+def default_dimensions() -> list[str]:
+    return list(DEFAULT_DIMENSIONS)
+
+
+class BucketPolicy(models.Model):
+    merchant = models.OneToOneField(
+        Merchant, on_delete=models.CASCADE, related_name="bucket_policy"
+    )
+    dimensions = models.JSONField(
+        default=default_dimensions,
+        help_text="Which parts of a shopper's context make a separate video variant.",
+    )
+    approved_buckets = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=(
+            "Variants that may be rendered when a shopper asks for them, e.g. "
+            "climate=rainy,aesthetic=minimalist. The generic video is always approved."
+        ),
+    )
+    allow_public_hints = models.BooleanField(
+        default=False,
+        help_text=(
+            "Let the page say the shopper's context (climate=, aesthetic=, time= in the URL). "
+            "Off: only signed shopper tokens and request signals count."
+        ),
+    )
+    require_consent = models.BooleanField(
+        default=False,
+        help_text=(
+            "Personalize anonymous shoppers only when the page says they agreed (consent=1). "
+            "Known shoppers always follow their profile's consent."
+        ),
+    )
+    holdout_percent = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(50)],
+        help_text="Share of shoppers (0–50 %) who always get the generic video, to measure lift.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "bucket policies"
+
+    def __str__(self) -> str:
+        return f"Bucket policy of {self.merchant}"
+
+    def clean(self) -> None:
+        super().clean()
+        known = list(ShopperContext.VOCABULARIES)
+        if not isinstance(self.dimensions, list) or any(d not in known for d in self.dimensions):
+            raise ValidationError(
+                {"dimensions": f"Choose dimensions from {', '.join(known)}; got {self.dimensions!r}."}
+            )
+        self.dimensions = [d for d in known if d in self.dimensions]
+        buckets: list[str] = []
+        for text in self.approved_buckets or []:
+            try:
+                context = ShopperContext.parse(str(text))
+            except ContextError as exc:
+                raise ValidationError({"approved_buckets": f"{text!r}: {exc}"}) from exc
+            extra = [name for name, _ in context.items() if name not in self.dimensions]
+            if extra:
+                raise ValidationError(
+                    {
+                        "approved_buckets": (
+                            f"{text!r} uses {', '.join(extra)}, which this policy does not count "
+                            f"(dimensions: {', '.join(self.dimensions) or 'none'})."
+                        )
+                    }
+                )
+            if context.bucket != GENERIC_BUCKET and context.bucket not in buckets:
+                buckets.append(context.bucket)
+        self.approved_buckets = buckets

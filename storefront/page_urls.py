@@ -1,0 +1,3 @@
+"""Pages of the storefront: the demo shop, the iframe player and oEmbed (storefront.pages)."""
+
+urlpatterns: list = []
