@@ -1,6 +1,7 @@
 """Reads from the catalog."""
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.cache import cache
 from django.db.models import QuerySet
 
 from .models import Merchant, Product
@@ -15,6 +16,28 @@ def merchant_get(*, slug: str) -> Merchant:
     if merchant is None:
         raise CatalogLookupError(f"No merchant with slug {slug!r}.")
     return merchant
+
+
+STOREFRONT_MERCHANT_SECONDS = 60
+
+
+def _storefront_key(slug: str) -> str:
+    return f"merchant:{slug}"
+
+
+def merchant_for_storefront(*, slug: str) -> Merchant:
+    """``merchant_get`` for the storefront's hot path: cached; ``merchant_forget`` (called by
+    the services that change a merchant's secret or origins) drops the entry."""
+    merchant = cache.get(_storefront_key(slug))
+    if isinstance(merchant, Merchant):
+        return merchant
+    merchant = merchant_get(slug=slug)
+    cache.set(_storefront_key(slug), merchant, STOREFRONT_MERCHANT_SECONDS)
+    return merchant
+
+
+def merchant_forget(*, slug: str) -> None:
+    cache.delete(_storefront_key(slug))
 
 
 def product_get(*, merchant: Merchant, sku: str) -> Product:

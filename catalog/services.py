@@ -12,7 +12,16 @@ from django.db import transaction
 from PIL import Image, UnidentifiedImageError
 
 from .cutout import make_cutout
-from .models import BrandKit, Membership, Merchant, Product, ProductImage, ShopperProfile
+from .models import (
+    BrandKit,
+    Membership,
+    Merchant,
+    Product,
+    ProductImage,
+    ShopperProfile,
+    new_token_secret,
+)
+from .selectors import merchant_forget
 
 # Pillow refuses larger images as decompression bombs; a product photo never needs more.
 MAX_IMAGE_PIXELS = 40_000_000
@@ -24,6 +33,23 @@ def merchant_create(*, name: str, slug: str) -> Merchant:
     with transaction.atomic():
         merchant.save()
         BrandKit.objects.create(merchant=merchant)
+    return merchant
+
+
+def merchant_token_secret_rotate(*, merchant: Merchant) -> str:
+    """Give the merchant a new shopper-token secret; every token signed with the old one stops
+    working at once. Returns the new secret (shown to the merchant once)."""
+    merchant.shopper_token_secret = new_token_secret()
+    merchant.save(update_fields=["shopper_token_secret"])
+    merchant_forget(slug=merchant.slug)
+    return merchant.shopper_token_secret
+
+
+def merchant_storefront_update(*, merchant: Merchant, storefront_origins: str) -> Merchant:
+    merchant.storefront_origins = storefront_origins
+    merchant.full_clean()
+    merchant.save(update_fields=["storefront_origins"])
+    merchant_forget(slug=merchant.slug)
     return merchant
 
 

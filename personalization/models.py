@@ -65,7 +65,9 @@ class BucketPolicy(models.Model):
         known = list(ShopperContext.VOCABULARIES)
         if not isinstance(self.dimensions, list) or any(d not in known for d in self.dimensions):
             raise ValidationError(
-                {"dimensions": f"Choose dimensions from {', '.join(known)}; got {self.dimensions!r}."}
+                {
+                    "dimensions": f"Choose dimensions from {', '.join(known)}; got {self.dimensions!r}."
+                }
             )
         self.dimensions = [d for d in known if d in self.dimensions]
         buckets: list[str] = []

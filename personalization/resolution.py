@@ -3,16 +3,22 @@
 Sources, most trusted first: the merchant's ``ShopperProfile`` (named by a signed token),
 request hints the merchant allows, then request signals: a CDN's country header, the browser's
 ``Accept-Language`` and time zone. A country maps to its typical climate and hemisphere through
-the table below; the season follows hemisphere and date, the time of day the shopper's clock.
+the table below; the season follows hemisphere and date, the time of day the shopper's clock;
+where the CDN sends coordinates, today's weather there refines the climate.
 """
 
+import hashlib
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from catalog.models import ShopperProfile
+from catalog.models import Merchant, ShopperProfile
 from catalog.vocabulary import Climate, Locale, Season, TimeOfDay
 
+from . import weather
 from .context import ShopperContext
+from .policy import Policy
+from .tokens import ShopperTokenError, shopper_token_read
 
 # ISO 3166 country → (typical climate a shop should stage for, hemisphere). Deliberately coarse:
 # one value per country, for the climate most of its shoppers live in.
@@ -130,3 +136,126 @@ def context_from_signals(
     return ShopperContext(
         climate=climate, season=season, time=time, locale=locale_for(accept_language)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ShopperSignals:
+    """What one storefront request says about its shopper."""
+
+    token: str = ""
+    hints: dict[str, str] = field(default_factory=dict)
+    country: str = ""
+    accept_language: str = ""
+    time_zone: str = ""
+    coordinates: tuple[float, float] | None = None
+    # The page's word on consent: True (agreed), False (refused) or None (not said).
+    consent: bool | None = None
+    # The browser's Global Privacy Control signal (Sec-GPC: 1): an opt-out of personalization.
+    global_privacy_control: bool = False
+    # A number 0-99 the embed keeps per browser, so an anonymous shopper stays in or out of
+    # the holdout from one page to the next.
+    cohort: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    context: ShopperContext  # already cut to the merchant's dimensions
+    source: str  # "profile", "hints", "signals" or "none" (no consent / held out)
+    holdout: bool = False
+    token_error: str = ""
+
+
+def shopper_resolve(
+    *, merchant: Merchant, policy: Policy, signals: ShopperSignals, now: datetime
+) -> Resolution:
+    """The context to show this shopper, under the merchant's policy.
+
+    A valid token's profile wins over hints, hints (if the merchant allows them) over request
+    signals; each fills only what the more trusted source left open. A token that does not
+    verify is ignored (and reported): the shopper is treated as anonymous, never as someone
+    else. Shoppers who did not consent, and shoppers in the holdout, get the generic context.
+    Raises ``ContextError`` for a malformed hint the merchant allows.
+    """
+    profile_context: ShopperContext | None = None
+    shopper_key: str | None = None
+    token_error = ""
+    if signals.token:
+        try:
+            token = shopper_token_read(merchant=merchant, token=signals.token)
+        except ShopperTokenError as exc:
+            token_error = str(exc)
+        else:
+            shopper_key = token.external_id
+            profile = ShopperProfile.objects.filter(
+                merchant=merchant, external_id=token.external_id
+            ).first()
+            if profile is not None:
+                if not profile.personalization_consent:
+                    return Resolution(ShopperContext(), "none", token_error=token_error)
+                profile_context = context_for_profile(profile)
+
+    hinted = ShopperContext()
+    if policy.allow_public_hints and signals.hints:
+        hinted = ShopperContext.parse(",".join(f"{k}={v}" for k, v in signals.hints.items() if v))
+
+    if profile_context is None and (
+        signals.global_privacy_control
+        or signals.consent is False
+        or (policy.require_consent and signals.consent is not True)
+    ):
+        return Resolution(ShopperContext(), "none", token_error=token_error)
+
+    if _in_holdout(merchant=merchant, policy=policy, shopper_key=shopper_key, signals=signals):
+        return Resolution(ShopperContext(), "none", holdout=True, token_error=token_error)
+
+    observed = context_from_signals(
+        country=signals.country,
+        accept_language=signals.accept_language,
+        time_zone=signals.time_zone,
+        now=now,
+    )
+    if (
+        "climate" in policy.dimensions
+        and signals.coordinates is not None
+        and hinted.climate is None
+        and (profile_context is None or profile_context.climate is None)
+    ):
+        today = weather.climate_from_weather(
+            latitude=signals.coordinates[0], longitude=signals.coordinates[1], base=observed.climate
+        )
+        if today is not None:
+            observed = replace(observed, climate=today)
+    context = _overlay(_overlay(observed, hinted), profile_context)
+    source = (
+        "profile"
+        if profile_context is not None
+        else "hints"
+        if not hinted.is_generic
+        else "signals"
+    )
+    return Resolution(policy.project(context), source, token_error=token_error)
+
+
+def _overlay(base: ShopperContext, top: ShopperContext | None) -> ShopperContext:
+    """``base`` with every dimension ``top`` sets replaced by ``top``'s value."""
+    if top is None:
+        return base
+    changes = {f.name: getattr(top, f.name) for f in fields(top) if getattr(top, f.name)}
+    return replace(base, **changes)
+
+
+def _in_holdout(
+    *, merchant: Merchant, policy: Policy, shopper_key: str | None, signals: ShopperSignals
+) -> bool:
+    """Whether this shopper belongs to the merchant's holdout share: by a hash of their id when
+    a token names them (stable across devices), else by the embed's per-browser cohort."""
+    if not policy.holdout_percent:
+        return False
+    if shopper_key is not None:
+        digest = hashlib.sha256(f"{merchant.pk}:{shopper_key}".encode()).digest()
+        group = int.from_bytes(digest[:4], "big") % 100
+    elif signals.cohort is not None and 0 <= signals.cohort < 100:
+        group = signals.cohort
+    else:
+        return False
+    return group < policy.holdout_percent

@@ -1,19 +1,28 @@
 """Signed shopper tokens: how a merchant's backend tells Scenecart which shopper is watching.
 
-The merchant's server calls ``shopper_token_issue`` (or the documented endpoint built on it) for
-a shopper it knows, and puts the token in the page (``st=`` on the video lookup). A token names
-the merchant's own shopper id, expires, and is signed with Django's ``SECRET_KEY`` salted with
-the merchant's ``shopper_token_secret``: a token from one shop is worthless at another, and
-rotating one shop's secret revokes only its tokens.
+A token is ``<payload>.<signature>``: the payload is base64url (no padding) of the compact JSON
+``{"m": "<merchant slug>", "s": "<the merchant's shopper id>", "exp": <unix seconds>}``; the
+signature is base64url of HMAC-SHA256 over the payload text, keyed with the merchant's
+``shopper_token_secret``. A merchant's server can make tokens itself with the few lines in the
+README (no call to Scenecart per page view), or ask ``POST /api/v1/shopper-tokens``.
+
+The secret is per merchant, so a token from one shop is worthless at another, and rotating one
+shop's secret revokes only that shop's tokens.
 """
 
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import time
 from dataclasses import dataclass
 
-from django.core import signing
+from django.conf import settings
 
 from catalog.models import Merchant
 
-DEFAULT_MAX_AGE = 24 * 60 * 60
+MAX_TOKEN_LENGTH = 2048
 
 
 class ShopperTokenError(ValueError):
@@ -24,32 +33,59 @@ class ShopperTokenError(ValueError):
 class ShopperToken:
     merchant_slug: str
     external_id: str
+    expires_at: int
 
 
-def _salt(merchant: Merchant) -> str:
-    return f"scenecart.shopper:{merchant.pk}:{merchant.shopper_token_secret}"
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def shopper_token_issue(*, merchant: Merchant, external_id: str) -> str:
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _signature(secret: str, payload: str) -> str:
+    return _b64(hmac.new(secret.encode(), payload.encode("ascii"), hashlib.sha256).digest())
+
+
+def shopper_token_issue(
+    *, merchant: Merchant, external_id: str, ttl: int | None = None, now: float | None = None
+) -> str:
+    """A token naming ``external_id`` at ``merchant``, valid for ``ttl`` seconds
+    (``SCENECART_SHOPPER_TOKEN_TTL`` by default)."""
     if not external_id:
         raise ValueError("A shopper token needs the merchant's shopper id.")
-    return signing.dumps(
-        {"m": merchant.slug, "s": external_id}, salt=_salt(merchant), compress=True
+    lifetime = settings.SCENECART_SHOPPER_TOKEN_TTL if ttl is None else ttl
+    expires = int((time.time() if now is None else now) + lifetime)
+    body = json.dumps(
+        {"m": merchant.slug, "s": external_id, "exp": expires},
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
+    payload = _b64(body.encode())
+    return f"{payload}.{_signature(merchant.shopper_token_secret, payload)}"
 
 
-def shopper_token_read(
-    *, merchant: Merchant, token: str, max_age: int = DEFAULT_MAX_AGE
-) -> ShopperToken:
-    """The shopper a token names, if ``merchant`` signed it less than ``max_age`` seconds ago."""
-    try:
-        payload = signing.loads(token, salt=_salt(merchant), max_age=max_age)
-    except signing.SignatureExpired as exc:
-        raise ShopperTokenError("The shopper token has expired.") from exc
-    except signing.BadSignature as exc:
+def shopper_token_read(*, merchant: Merchant, token: str, now: float | None = None) -> ShopperToken:
+    """The shopper a token names, if ``merchant`` signed it and it has not expired."""
+    payload, dot, signature = token.strip().partition(".")
+    if not dot or not payload or len(token) > MAX_TOKEN_LENGTH:
+        raise ShopperTokenError("The shopper token is malformed: expected <payload>.<signature>.")
+    expected = _signature(merchant.shopper_token_secret, payload)
+    if not hmac.compare_digest(expected, signature):
         raise ShopperTokenError(
-            f"The shopper token is not one {merchant.slug!r} signed (forged, altered or another shop's)."
-        ) from exc
-    if payload.get("m") != merchant.slug or not payload.get("s"):
+            f"The shopper token is not one {merchant.slug!r} signed "
+            "(forged, altered, another shop's, or signed with a rotated secret)."
+        )
+    try:
+        claims = json.loads(_unb64(payload))
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ShopperTokenError("The shopper token's payload is not valid JSON.") from exc
+    if not isinstance(claims, dict) or claims.get("m") != merchant.slug:
         raise ShopperTokenError(f"The shopper token was not issued for {merchant.slug!r}.")
-    return ShopperToken(merchant_slug=payload["m"], external_id=str(payload["s"]))
+    shopper, expires = claims.get("s"), claims.get("exp")
+    if not isinstance(shopper, str) or not shopper or not isinstance(expires, int):
+        raise ShopperTokenError("The shopper token lacks its shopper id or expiry.")
+    if expires <= (time.time() if now is None else now):
+        raise ShopperTokenError("The shopper token has expired.")
+    return ShopperToken(merchant_slug=merchant.slug, external_id=shopper, expires_at=expires)

@@ -36,7 +36,7 @@ from .backends import RenderAssets, RenderBackend, RenderJob, backend_for
 from .media import MediaError, concat_copy, normalize, poster_jpeg, verify
 from .models import Segment, Video, VideoSegment
 from .profiles import OutputProfile, profile_for
-from .selectors import videos_waiting_for
+from .selectors import product_variants_forget, videos_waiting_for
 
 logger = logging.getLogger(__name__)
 
@@ -219,6 +219,7 @@ def segment_fail(*, segment: Segment, reason: str) -> None:
                 status=Video.Status.FAILED,
                 error=f"The {segment.kind} segment failed: {reason}"[:2000],
             )
+            _video_changed(video)
 
 
 def segment_followups(*, segment: Segment) -> None:
@@ -284,6 +285,7 @@ def video_request(
                 VideoSegment(video=video, segment=segment, position=index)
                 for index, segment in enumerate(segments)
             )
+            _video_changed(video)
         to_render = [s for s in segments if s.status != Segment.Status.READY]
         pending = [s for s in to_render if s.status == Segment.Status.PENDING]
         if pending:
@@ -345,6 +347,7 @@ def video_assemble(*, video: Video) -> Video:
         Video.objects.filter(pk=video.pk).update(
             status=Video.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
         )
+        _video_changed(video)
         raise
     Video.objects.filter(pk=video.pk).update(
         status=Video.Status.READY,
@@ -355,8 +358,79 @@ def video_assemble(*, video: Video) -> Video:
         ready_at=timezone.now(),
         updated_at=timezone.now(),
     )
+    _video_changed(video)
     video.refresh_from_db()
     return video
+
+
+def _video_changed(video: Video) -> None:
+    """Drop the storefront's cached table of this product's variants, now and (if a
+    transaction is open) again once it commits, so no reader caches the old state."""
+
+    def forget() -> None:
+        product_variants_forget(product_id=video.product_id, aspect=video.aspect)
+
+    forget()
+    transaction.on_commit(forget)
+
+
+# A variant the storefront asked for whose planning task never ran (lost with a broker that
+# went down) is asked for again after this long.
+PLANNING_RETRY_AFTER = timedelta(minutes=10)
+
+
+def video_request_once(*, product_id: int, bucket: str, aspect: str) -> bool:
+    """Ask for a variant on behalf of the storefront; True if this call queued the work.
+
+    Safe under a stampede: the Video row is unique per (product, bucket, aspect), so of a
+    thousand concurrent requests for a missing variant one inserts the row and queues its
+    planning; the others find the row and queue nothing. Planning (``video_plan``) runs in a
+    worker, never in the shopper's request.
+    """
+    from .tasks import plan_video
+
+    with transaction.atomic():
+        video, created = Video.objects.get_or_create(
+            product_id=product_id,
+            bucket=bucket,
+            aspect=aspect,
+            defaults={"recipe_key": "", "backend": settings.SCENECART_DEFAULT_BACKEND},
+        )
+        if not created:
+            # Re-queue only a request whose planning was lost, and only once per period.
+            created = bool(
+                Video.objects.filter(
+                    pk=video.pk,
+                    recipe_key="",
+                    status=Video.Status.PENDING,
+                    updated_at__lt=timezone.now() - PLANNING_RETRY_AFTER,
+                ).update(updated_at=timezone.now())
+            )
+        if created:
+            transaction.on_commit(lambda: plan_video.delay(video.pk))
+    _video_changed(video)
+    return created
+
+
+def video_plan(*, video: Video) -> Video:
+    """Plan a variant the storefront asked for: choose its segments and queue what is missing."""
+    if video.recipe_key:
+        return video
+    try:
+        return video_request(
+            product=Product.objects.get(pk=video.product_id),
+            context=ShopperContext.parse(video.bucket),
+            aspect=video.aspect,
+            backend_alias=video.backend or None,
+        ).video
+    except Exception as exc:
+        logger.exception("Planning video %s failed", video.pk)
+        Video.objects.filter(pk=video.pk).update(
+            status=Video.Status.FAILED, error=f"Planning failed: {type(exc).__name__}: {exc}"[:2000]
+        )
+        _video_changed(video)
+        video.refresh_from_db()
+        return video
 
 
 def _music_bed(*, video: Video, seconds: float, workdir: Path) -> Path:

@@ -20,6 +20,14 @@ def render_segment(segment_id: int) -> None:
     services.segment_followups(segment=segment)
 
 
+@shared_task(name="rendering.plan_video", acks_late=True, reject_on_worker_lost=True)
+def plan_video(video_id: int) -> None:
+    video = Video.objects.filter(pk=video_id).first()
+    if video is None:
+        return
+    services.video_plan(video=video)
+
+
 @shared_task(name="rendering.assemble_video", acks_late=True, reject_on_worker_lost=True)
 def assemble_video(video_id: int) -> None:
     video = Video.objects.filter(pk=video_id).first()

@@ -1,11 +1,19 @@
 from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
 
-from . import page_urls, views
+from . import api, page_urls, views
 
 app_name = "storefront"
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("api/v1/videos/<slug:merchant>/<str:sku>", views.video_lookup, name="video-lookup"),
+    path("healthz", views.healthz, name="healthz"),
+    path(
+        "api/v1/videos/<slug:merchant>/<str:sku>",
+        api.VideoLookupView.as_view(),
+        name="video-lookup",
+    ),
+    path("api/v1/events", api.EventsView.as_view(), name="events"),
+    path("api/v1/shopper-tokens", api.ShopperTokensView.as_view(), name="shopper-tokens"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     *page_urls.urlpatterns,
 ]

@@ -63,6 +63,18 @@ def media_root(settings: pytest.FixtureRequest, tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def cache_isolation(settings: pytest.FixtureRequest) -> str:
+    """Each test reads and writes its own keys in the shared cache (files, or Redis in the
+    services pass). Never ``cache.clear()``: in the Redis pass the cache shares its server
+    with the Celery broker. Returns the key prefix, which worker processes are given too."""
+    prefix = f"t{uuid.uuid4().hex[:12]}"
+    settings.CACHES = {  # type: ignore[attr-defined]
+        "default": {**django_settings.CACHES["default"], "KEY_PREFIX": prefix}
+    }
+    return prefix
+
+
 @pytest.fixture
 def small_videos(settings: pytest.FixtureRequest) -> None:
     """Test-sized house formats and short segments, so renders take a fraction of a second."""
@@ -123,6 +135,7 @@ def celery_worker(
         "DATABASE_URL": _worker_database_url(),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),  # type: ignore[attr-defined]
         "SCENECART_TEST_SMALL_VIDEOS": "1",
+        "SCENECART_TEST_CACHE_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],  # type: ignore[attr-defined]
     }
     log_path = tmp_path / "worker.log"
     log = log_path.open("wb")

@@ -156,7 +156,9 @@ else:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(Path(str(env.path("SCENECART_VAR_DIR", default=BASE_DIR / "var"))) / "cache"),
+            "LOCATION": str(
+                Path(str(env.path("SCENECART_VAR_DIR", default=BASE_DIR / "var"))) / "cache"
+            ),
             "OPTIONS": {"MAX_ENTRIES": 20_000},
         }
     }
@@ -171,6 +173,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "storefront.api.json_exception_handler",
+    # Client addresses for rate limits: REMOTE_ADDR, or the address this many proxies in
+    # front of Django put in X-Forwarded-For.
+    "NUM_PROXIES": env.int("SCENECART_NUM_PROXIES", default=0),
     "DEFAULT_THROTTLE_RATES": {
         "events": env.str("SCENECART_EVENTS_RATE", default="600/min"),
         "shopper_tokens": env.str("SCENECART_TOKENS_RATE", default="1200/min"),
@@ -234,6 +239,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "rendering.render_segment": {"queue": "render.local"},
     "rendering.assemble_video": {"queue": "assemble"},
+    "rendering.plan_video": {"queue": "default"},
     "catalog.cutout_product_image": {"queue": "default"},
 }
 SCENECART_WORKER_QUEUES = "default,render.local,render.remote,assemble"

@@ -39,7 +39,14 @@ if env.bool("SCENECART_TEST_SMALL_VIDEOS", default=False):
     # configures in-process.
     SCENECART_PROFILES = SMALL_PROFILES
     SCENECART_SEGMENT_SECONDS = SMALL_SEGMENT_SECONDS
+CACHES = {
+    "default": {
+        **CACHES["default"],
+        # A worker the suite starts shares the keys of the test that started it.
+        "KEY_PREFIX": os.environ.get("SCENECART_TEST_CACHE_PREFIX", "test"),
+    }
+}
 if CACHES["default"]["BACKEND"].endswith("FileBasedCache"):
-    CACHES = {"default": {**CACHES["default"], "LOCATION": str(TEST_RUN_DIR / "cache")}}
+    CACHES["default"]["LOCATION"] = str(TEST_RUN_DIR / "cache")
 # Weather lookups go to a closed port unless a test points them at its own server.
 SCENECART_WEATHER_URL = "http://127.0.0.1:9/v1/forecast"

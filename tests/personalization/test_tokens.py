@@ -1,16 +1,41 @@
-import pytest
-from django.core import signing
+import base64
+import hashlib
+import hmac
+import json
+import time
 
-from catalog.services import merchant_create
+import pytest
+
+from catalog.services import merchant_create, merchant_token_secret_rotate
 from personalization.tokens import ShopperTokenError, shopper_token_issue, shopper_token_read
 
 pytestmark = pytest.mark.django_db
 
 
+def readme_token(secret: str, merchant: str, shopper: str, ttl: int = 3600) -> str:
+    """The helper the README gives merchants' backends, copied verbatim."""
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    claims = {"m": merchant, "s": shopper, "exp": int(time.time()) + ttl}
+    payload = b64(json.dumps(claims, separators=(",", ":")).encode())
+    signature = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
+    return payload + "." + b64(signature)
+
+
 def test_a_token_names_the_merchants_shopper() -> None:
     shop = merchant_create(name="Shop", slug="shop")
     token = shopper_token_issue(merchant=shop, external_id="customer-42")
-    assert shopper_token_read(merchant=shop, token=token).external_id == "customer-42"
+    read = shopper_token_read(merchant=shop, token=token)
+    assert read.external_id == "customer-42"
+    assert read.expires_at > time.time() + 3600
+
+
+def test_a_merchants_backend_can_make_tokens_with_the_readme_helper() -> None:
+    shop = merchant_create(name="Shop", slug="shop")
+    token = readme_token(shop.shopper_token_secret, "shop", "customer-ü")
+    assert shopper_token_read(merchant=shop, token=token).external_id == "customer-ü"
 
 
 def test_another_shops_token_is_refused() -> None:
@@ -19,33 +44,43 @@ def test_another_shops_token_is_refused() -> None:
     token = shopper_token_issue(merchant=rival, external_id="customer-42")
     with pytest.raises(ShopperTokenError, match="not one 'shop' signed"):
         shopper_token_read(merchant=shop, token=token)
+    # Signed with the right secret but naming another shop: refused too.
+    relabelled = readme_token(shop.shopper_token_secret, "rival", "customer-42")
+    with pytest.raises(ShopperTokenError, match="not issued for 'shop'"):
+        shopper_token_read(merchant=shop, token=relabelled)
 
 
 def test_forged_and_altered_tokens_are_refused() -> None:
     shop = merchant_create(name="Shop", slug="shop")
-    forged = signing.dumps({"m": "shop", "s": "customer-1"}, salt="guessing")
+    forged = readme_token("guessed-secret", "shop", "customer-1")
     token = shopper_token_issue(merchant=shop, external_id="customer-42")
+    payload, signature = token.split(".")
+    other_payload = readme_token(shop.shopper_token_secret, "shop", "customer-1").split(".")[0]
+    swapped = f"{other_payload}.{signature}"
     altered = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
-    for bad in (forged, altered, "not-a-token"):
+    for bad in (forged, swapped, altered, "not-a-token", payload, "." + signature, "x" * 5000):
         with pytest.raises(ShopperTokenError):
             shopper_token_read(merchant=shop, token=bad)
 
 
 def test_expired_tokens_are_refused() -> None:
     shop = merchant_create(name="Shop", slug="shop")
-    token = shopper_token_issue(merchant=shop, external_id="customer-42")
+    token = shopper_token_issue(merchant=shop, external_id="customer-42", ttl=60)
+    assert shopper_token_read(merchant=shop, token=token, now=time.time() + 59)
     with pytest.raises(ShopperTokenError, match="expired"):
-        shopper_token_read(merchant=shop, token=token, max_age=-1)
+        shopper_token_read(merchant=shop, token=token, now=time.time() + 61)
 
 
-def test_rotating_a_shops_secret_revokes_its_tokens() -> None:
+def test_rotating_a_shops_secret_revokes_only_its_tokens() -> None:
     shop = merchant_create(name="Shop", slug="shop")
     other = merchant_create(name="Other", slug="other")
     assert shop.shopper_token_secret != other.shopper_token_secret
     token = shopper_token_issue(merchant=shop, external_id="customer-42")
     other_token = shopper_token_issue(merchant=other, external_id="x")
-    shop.shopper_token_secret = "rotated"
-    shop.save(update_fields=["shopper_token_secret"])
+    new_secret = merchant_token_secret_rotate(merchant=shop)
+    assert new_secret == shop.shopper_token_secret
     with pytest.raises(ShopperTokenError):
         shopper_token_read(merchant=shop, token=token)
     assert shopper_token_read(merchant=other, token=other_token).external_id == "x"
+    fresh = shopper_token_issue(merchant=shop, external_id="customer-42")
+    assert shopper_token_read(merchant=shop, token=fresh).external_id == "customer-42"

@@ -1,0 +1,425 @@
+"""The public storefront API: the video for a shopper, playback events, shopper tokens.
+
+The video lookup is the hot path: it reads the merchant, its policy and the product's variants
+from the shared cache (rendering drops an entry when a video changes), resolves the shopper's
+context in memory and builds the answer without touching the database on a cache hit. A miss
+on an approved variant queues its render once and answers at once with the best fallback.
+"""
+
+import hmac
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.files.storage import default_storage
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView, exception_handler
+
+from catalog.models import Merchant
+from catalog.selectors import CatalogLookupError, merchant_for_storefront
+from catalog.services import shopper_profile_upsert
+from personalization.context import ContextError, ShopperContext
+from personalization.policy import Policy, candidates, policy_for
+from personalization.resolution import ShopperSignals, shopper_resolve
+from personalization.tokens import shopper_token_issue, shopper_token_read
+from rendering.profiles import UnknownAspect, profile_for
+from rendering.selectors import Variant, product_variants
+from rendering.services import PLANNING_RETRY_AFTER, video_request_once
+
+from .serializers import (
+    ErrorSerializer,
+    EventBatchSerializer,
+    EventsAcceptedSerializer,
+    ShopperTokenRequestSerializer,
+    ShopperTokenSerializer,
+    VideoLookupSerializer,
+)
+from .services import playback_events_record
+
+# Country headers set by CDNs and hosting platforms, most common first.
+COUNTRY_HEADERS = (
+    "CF-IPCountry",
+    "X-Country-Code",
+    "CloudFront-Viewer-Country",
+    "X-Vercel-IP-Country",
+    "X-AppEngine-Country",
+)
+COORDINATE_HEADERS = (
+    "CF-IPLatitude",
+    "CF-IPLongitude",
+    "CloudFront-Viewer-Latitude",
+    "CloudFront-Viewer-Longitude",
+    "X-Vercel-IP-Latitude",
+    "X-Vercel-IP-Longitude",
+    "X-AppEngine-CityLatLong",
+)
+HINT_KEYS = tuple(ShopperContext.VOCABULARIES)
+YES, NO = {"1", "true", "yes"}, {"0", "false", "no"}
+
+
+class EventsThrottle(AnonRateThrottle):
+    scope = "events"
+
+
+class ShopperTokensThrottle(AnonRateThrottle):
+    scope = "shopper_tokens"
+
+
+class PlainTextJSONParser(JSONParser):
+    """JSON sent as text/plain: what ``navigator.sendBeacon(url, string)`` sends, and a content
+    type browsers post cross-origin without a CORS preflight."""
+
+    media_type = "text/plain"
+
+
+def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's errors as ``{"error": "...", "fields": {"events[2].quartile": "..."}}``."""
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail)
+        summary = "; ".join(f"{name}: {message}" for name, message in fields.items())
+        response.data = {"error": f"Invalid request: {summary}", "fields": fields}
+    elif isinstance(response.data, dict) and "detail" in response.data:
+        response.data = {"error": str(response.data["detail"])}
+    return response
+
+
+def _flatten(detail: Any, prefix: str = "") -> dict[str, str]:
+    if isinstance(detail, dict):
+        found: dict[str, str] = {}
+        for key, value in detail.items():
+            if isinstance(key, int):  # a list serializer's errors, keyed by item index
+                name = f"{prefix}[{key}]"
+            elif key == "non_field_errors":
+                name = prefix
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
+            found.update(_flatten(value, name))
+        return found
+    if isinstance(detail, list) and detail and all(isinstance(d, str) for d in detail):
+        return {prefix or "request": " ".join(str(d) for d in detail)}
+    if isinstance(detail, list):
+        found = {}
+        for index, value in enumerate(detail):
+            if value:
+                found.update(_flatten(value, f"{prefix}[{index}]"))
+        return found
+    return {prefix or "request": str(detail)}
+
+
+def _error(message: str, code: int) -> Response:
+    return Response({"error": message}, status=code)
+
+
+def _own_origin(request: HttpRequest) -> str:
+    return f"{request.scheme}://{request.get_host()}"
+
+
+def _allow_origin(response: Response, request: HttpRequest, merchant: Merchant) -> None:
+    """Let the merchant's own pages read the response from the browser (CORS)."""
+    origin = request.headers.get("Origin")
+    if origin and origin in merchant.origins:
+        response["Access-Control-Allow-Origin"] = origin
+    patch_vary_headers(response, ["Origin"])
+
+
+def _signals(request: Request) -> ShopperSignals:
+    query, headers = request.query_params, request.headers
+    country = next((headers[h] for h in COUNTRY_HEADERS if headers.get(h)), "")
+    cohort = query.get("cohort", "")
+    consent = query.get("consent", "").lower()
+    return ShopperSignals(
+        token=query.get("st", ""),
+        hints={key: query[key] for key in HINT_KEYS if query.get(key)},
+        country=country,
+        accept_language=headers.get("Accept-Language", ""),
+        time_zone=query.get("tz", "")[:64],
+        coordinates=_coordinates(headers),
+        consent=True if consent in YES else False if consent in NO else None,
+        global_privacy_control=headers.get("Sec-GPC", "").strip() == "1",
+        cohort=int(cohort) if cohort.isdigit() and len(cohort) <= 2 else None,
+    )
+
+
+def _coordinates(headers: Any) -> tuple[float, float] | None:
+    from personalization.weather import coordinates_from_headers
+
+    if not any(headers.get(h) for h in COORDINATE_HEADERS):
+        return None
+    return coordinates_from_headers(
+        {
+            f"HTTP_{h.upper().replace('-', '_')}": headers[h]
+            for h in COORDINATE_HEADERS
+            if h in headers
+        }
+    )
+
+
+def _vary_on(policy: Policy) -> list[str]:
+    """The request headers that chose this answer, so a CDN keeps one copy per value."""
+    vary = ["Origin", "Sec-GPC"]
+    if "locale" in policy.dimensions:
+        vary.append("Accept-Language")
+    if {"climate", "season"} & set(policy.dimensions):
+        vary.extend(COUNTRY_HEADERS)
+        if settings.SCENECART_WEATHER_PROVIDER not in ("", "none"):
+            vary.extend(COORDINATE_HEADERS)
+    return vary
+
+
+def _url(request: HttpRequest, name: str) -> str | None:
+    return request.build_absolute_uri(default_storage.url(name)) if name else None
+
+
+LOOKUP_PARAMETERS = [
+    OpenApiParameter("aspect", str, enum=["16:9", "9:16", "1:1"], description="Default 16:9."),
+    OpenApiParameter("st", str, description="A signed shopper token from the merchant's server."),
+    *(
+        OpenApiParameter(
+            key,
+            str,
+            enum=list(vocabulary.values),
+            description="A hint, honoured only if the merchant allows public hints.",
+        )
+        for key, vocabulary in ShopperContext.VOCABULARIES.items()
+    ),
+    OpenApiParameter("tz", str, description="The browser's IANA time zone, e.g. Europe/Berlin."),
+    OpenApiParameter("cohort", int, description="0-99, kept per browser, for the holdout."),
+    OpenApiParameter("consent", str, enum=["0", "1"], description="The shopper's consent."),
+]
+
+
+class VideoLookupView(APIView):
+    throttle_classes: list[type] = []
+
+    @extend_schema(
+        operation_id="video_lookup",
+        summary="The video variant for a shopper",
+        parameters=LOOKUP_PARAMETERS,
+        responses={
+            200: VideoLookupSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="Bad aspect or hint."),
+            404: OpenApiResponse(ErrorSerializer, description="Unknown merchant or SKU."),
+        },
+    )
+    def get(self, request: Request, merchant: str, sku: str) -> Response:
+        try:
+            shop = merchant_for_storefront(slug=merchant)
+        except CatalogLookupError as exc:
+            return _error(str(exc), status.HTTP_404_NOT_FOUND)
+        try:
+            aspect = profile_for(request.query_params.get("aspect", "16:9")).aspect
+        except UnknownAspect as exc:
+            return self._answer(request, shop, Policy(), _error(str(exc), 400))
+        table = product_variants(merchant_id=shop.pk, sku=sku, aspect=aspect)
+        if table is None:
+            message = f"Merchant {merchant!r} has no product with SKU {sku!r}."
+            return self._answer(request, shop, Policy(), _error(message, 404))
+        policy = policy_for(merchant=shop)
+        signals = _signals(request)
+        try:
+            resolution = shopper_resolve(
+                merchant=shop, policy=policy, signals=signals, now=timezone.now()
+            )
+        except ContextError as exc:
+            return self._answer(request, shop, policy, _error(str(exc), 400))
+
+        ladder = candidates(resolution.context)
+        variants = table.variants
+        exact = ladder[0].bucket
+        served = next((c.bucket for c in ladder if (v := variants.get(c.bucket)) and v.ready), None)
+        target = next(c.bucket for c in ladder if policy.approves(c.bucket))
+        body: dict[str, object] = {}
+        if served == exact:
+            requested = "ready"
+        elif served is not None and ladder_index(ladder, served) <= ladder_index(ladder, target):
+            requested = "unapproved"
+        else:
+            requested, error = self._target_state(table.product_id, target, aspect, variants)
+            if error:
+                body["error"] = error
+        chosen: Variant | None = variants[served] if served else None
+        body = {
+            "status": "pending" if served is None else "ready" if served == exact else "fallback",
+            "src": _url(request, chosen.file) if chosen else None,
+            "poster": _url(request, chosen.poster) if chosen else None,
+            "variant": served or target,
+            "personalized": served is not None and served != "generic",
+            "requested": requested,
+            "video": chosen.video_id if chosen else None,
+            "holdout": resolution.holdout,
+            "source": resolution.source,
+            **body,
+        }
+        if resolution.token_error:
+            body["warning"] = f"Shopper token ignored: {resolution.token_error}"
+        response = Response(body)
+        if signals.token:
+            response["Cache-Control"] = "private, max-age=30"
+        elif body["status"] == "ready":
+            response["Cache-Control"] = "public, max-age=60, stale-while-revalidate=600"
+        else:
+            # Short: the shopper's own variant is on its way and the page polls for it.
+            response["Cache-Control"] = "public, max-age=5, stale-while-revalidate=30"
+        return self._answer(request, shop, policy, response)
+
+    @staticmethod
+    def _target_state(
+        product_id: int, bucket: str, aspect: str, variants: dict[str, Variant]
+    ) -> tuple[str, str]:
+        """Where the variant to wait for stands; queue it (once) if nobody has asked yet."""
+        variant = variants.get(bucket)
+        if variant is None:
+            video_request_once(product_id=product_id, bucket=bucket, aspect=aspect)
+            return "rendering", ""
+        if variant.status == "failed":
+            return "failed", variant.error
+        if not variant.planned and variant.updated_at < timezone.now() - PLANNING_RETRY_AFTER:
+            video_request_once(product_id=product_id, bucket=bucket, aspect=aspect)
+        return "rendering", ""
+
+    @staticmethod
+    def _answer(request: Request, shop: Merchant, policy: Policy, response: Response) -> Response:
+        _allow_origin(response, request, shop)
+        patch_vary_headers(response, _vary_on(policy))
+        return response
+
+
+def ladder_index(ladder: list[ShopperContext], bucket: str) -> int:
+    return next(i for i, context in enumerate(ladder) if context.bucket == bucket)
+
+
+class EventsView(APIView):
+    parser_classes = [JSONParser, PlainTextJSONParser]
+    throttle_classes = [EventsThrottle]
+
+    @extend_schema(
+        operation_id="events_record",
+        summary="Record playback events",
+        description=(
+            "Send as application/json, or as text/plain (what navigator.sendBeacon sends; "
+            "no CORS preflight). Browsers may post only from the merchant's storefront origins."
+        ),
+        request=EventBatchSerializer,
+        responses={
+            202: EventsAcceptedSerializer,
+            400: ErrorSerializer,
+            403: OpenApiResponse(ErrorSerializer, description="Origin not allowed."),
+            404: ErrorSerializer,
+            429: OpenApiResponse(ErrorSerializer, description="Rate limited."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        batch = EventBatchSerializer(data=request.data)
+        batch.is_valid(raise_exception=True)
+        try:
+            shop = merchant_for_storefront(slug=batch.validated_data["merchant"])
+        except CatalogLookupError as exc:
+            return _error(str(exc), status.HTTP_404_NOT_FOUND)
+        origin = request.headers.get("Origin")
+        if origin and origin != _own_origin(request) and origin not in shop.origins:
+            response = _error(
+                f"Origin {origin} is not one of {shop.slug!r}'s storefront origins.",
+                status.HTTP_403_FORBIDDEN,
+            )
+        else:
+            accepted, rejected = playback_events_record(
+                merchant=shop, events=batch.validated_data["events"]
+            )
+            response = Response(
+                {"accepted": accepted, "rejected": rejected}, status=status.HTTP_202_ACCEPTED
+            )
+        _allow_origin(response, request, shop)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @extend_schema(exclude=True)
+    def options(self, request: Request, *args: object, **kwargs: object) -> Response:
+        """CORS preflight (for application/json posts): the merchant is in the body, which a
+        preflight does not carry, so any merchant's storefront origin passes here and the
+        POST itself is checked against its own merchant."""
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        origin = request.headers.get("Origin", "")
+        if origin and any(
+            origin in m.origins
+            for m in Merchant.objects.filter(storefront_origins__contains=origin)
+        ):
+            response["Access-Control-Allow-Origin"] = origin
+            response["Access-Control-Allow-Methods"] = "POST"
+            response["Access-Control-Allow-Headers"] = "Content-Type"
+            response["Access-Control-Max-Age"] = "86400"
+        patch_vary_headers(response, ["Origin"])
+        return response
+
+
+class ShopperTokensView(APIView):
+    parser_classes = [JSONParser]
+    throttle_classes = [ShopperTokensThrottle]
+
+    @extend_schema(
+        operation_id="shopper_token_issue",
+        summary="Issue a signed shopper token (merchant servers only)",
+        description=(
+            "Authenticate with `Authorization: Bearer <the merchant's shopper token secret>`. "
+            "Optionally creates or updates the shopper's profile. Tokens can also be made "
+            "offline with the HMAC recipe in the README."
+        ),
+        request=ShopperTokenRequestSerializer,
+        responses={
+            201: ShopperTokenSerializer,
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+            404: ErrorSerializer,
+        },
+        parameters=[
+            OpenApiParameter(
+                "Authorization", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        data = ShopperTokenRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        try:
+            shop = merchant_for_storefront(slug=fields["merchant"])
+        except CatalogLookupError as exc:
+            return _error(str(exc), status.HTTP_404_NOT_FOUND)
+        scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            secret.strip().encode(), shop.shopper_token_secret.encode()
+        ):
+            response = _error(
+                f"Send 'Authorization: Bearer <{shop.slug}'s shopper token secret>'.",
+                status.HTTP_401_UNAUTHORIZED,
+            )
+            response["WWW-Authenticate"] = 'Bearer realm="scenecart"'
+            return response
+        if fields.get("profile"):
+            try:
+                shopper_profile_upsert(
+                    merchant=shop, external_id=fields["shopper"], **fields["profile"]
+                )
+            except DjangoValidationError as exc:
+                raise exceptions.ValidationError({"profile": exc.message_dict}) from exc
+        token = shopper_token_issue(
+            merchant=shop, external_id=fields["shopper"], ttl=fields.get("ttl")
+        )
+        read = shopper_token_read(merchant=shop, token=token)
+        response = Response(
+            {"token": token, "shopper": read.external_id, "expires_at": read.expires_at},
+            status=status.HTTP_201_CREATED,
+        )
+        response["Cache-Control"] = "no-store"
+        return response

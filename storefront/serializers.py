@@ -1,0 +1,108 @@
+"""The storefront API's request and response shapes; they are also its OpenAPI schema."""
+
+from rest_framework import serializers
+
+from catalog.vocabulary import Aesthetic, Climate, Locale
+
+EVENT_TYPES = ("impression", "play", "progress", "complete", "click")
+MAX_EVENTS_PER_BATCH = 100
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField(help_text="What was wrong, naming the field or value.")
+    fields = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Per-field messages, e.g. {'events[2].quartile': '...'}.",
+    )
+
+
+class VideoLookupSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=["ready", "fallback", "pending"],
+        help_text=(
+            "ready: the shopper's own variant; fallback: the best other ready variant; "
+            "pending: nothing ready yet (src is null)."
+        ),
+    )
+    src = serializers.URLField(allow_null=True)
+    poster = serializers.URLField(allow_null=True)
+    variant = serializers.CharField(
+        help_text="The bucket served (or, when pending, the one being made), e.g. climate=rainy."
+    )
+    personalized = serializers.BooleanField(help_text="Whether the video served is not generic.")
+    requested = serializers.ChoiceField(
+        choices=["ready", "rendering", "failed", "unapproved"],
+        help_text=(
+            "Where the best variant this shopper may get stands. rendering: poll again, it is "
+            "on its way; unapproved: the shopper's exact variant is not one the merchant "
+            "renders, and the best approved one is being served; failed: see error."
+        ),
+    )
+    video = serializers.IntegerField(
+        allow_null=True, help_text="Id of the video served; events name it."
+    )
+    holdout = serializers.BooleanField(
+        help_text="The shopper is in the merchant's holdout share and gets the generic video."
+    )
+    source = serializers.ChoiceField(
+        choices=["profile", "hints", "signals", "none"],
+        help_text="Where the shopper's context came from (none: no consent, or held out).",
+    )
+    error = serializers.CharField(required=False, help_text="Why the variant failed.")
+    warning = serializers.CharField(
+        required=False, help_text="Why the shopper token was ignored (expired, forged, …)."
+    )
+
+
+class EventSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=EVENT_TYPES)
+    video = serializers.IntegerField(min_value=1, help_text="`video` from the lookup.")
+    quartile = serializers.ChoiceField(
+        choices=[25, 50, 75], required=False, help_text="For progress events."
+    )
+    holdout = serializers.BooleanField(default=False, help_text="`holdout` from the lookup.")
+
+    def validate(self, attrs: dict[str, object]) -> dict[str, object]:
+        if attrs["type"] == "progress" and "quartile" not in attrs:
+            raise serializers.ValidationError({"quartile": "A progress event needs a quartile."})
+        return attrs
+
+
+class EventBatchSerializer(serializers.Serializer):
+    merchant = serializers.SlugField()
+    events = EventSerializer(many=True, allow_empty=False, max_length=MAX_EVENTS_PER_BATCH)
+
+
+class EventsAcceptedSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    rejected = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Events not counted, by index, with the reason (e.g. another shop's video).",
+    )
+
+
+class ShopperProfileFieldsSerializer(serializers.Serializer):
+    country = serializers.RegexField(r"^[A-Z]{2}$", required=False, allow_blank=True)
+    region = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    climate = serializers.ChoiceField(choices=Climate.choices, required=False, allow_blank=True)
+    aesthetic = serializers.ChoiceField(choices=Aesthetic.choices, required=False, allow_blank=True)
+    locale = serializers.ChoiceField(choices=Locale.choices, required=False, allow_blank=True)
+    personalization_consent = serializers.BooleanField(required=False)
+
+
+class ShopperTokenRequestSerializer(serializers.Serializer):
+    merchant = serializers.SlugField()
+    shopper = serializers.CharField(max_length=200, help_text="Your own id for the shopper.")
+    ttl = serializers.IntegerField(
+        min_value=60, max_value=30 * 24 * 3600, required=False, help_text="Seconds; default 1 day."
+    )
+    profile = ShopperProfileFieldsSerializer(
+        required=False, help_text="Create or update the shopper's profile at the same time."
+    )
+
+
+class ShopperTokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    shopper = serializers.CharField()
+    expires_at = serializers.IntegerField(help_text="Unix seconds.")
