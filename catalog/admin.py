@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import ForeignKey, Model, QuerySet
 from django.forms import ModelChoiceField
 from django.http import HttpRequest
@@ -17,7 +17,7 @@ from django.utils.html import format_html
 
 from . import services
 from .models import BrandKit, Membership, Merchant, Product, ProductImage, ShopperProfile
-from .selectors import merchants_for_user
+from .selectors import merchant_forget, merchants_for_user
 
 
 def _is_member(request: HttpRequest) -> bool:
@@ -99,6 +99,39 @@ class MerchantAdmin(MerchantScopedAdmin):
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+    fields = ["name", "slug", "storefront_origins", "token_secret"]
+    readonly_fields = ["token_secret"]
+    actions = ["rotate_token_secret"]
+
+    @admin.display(description="Shopper token secret")
+    def token_secret(self, obj: Merchant) -> str:
+        if not obj.pk:
+            return "—"
+        # Never shown back in full: it signs shopper tokens. Rotating shows the new one once.
+        return f"…{obj.shopper_token_secret[-4:]} (use “Rotate the shopper token secret” in the list to get a new one)"
+
+    @admin.action(description="Rotate the shopper token secret (revokes every shopper token)")
+    def rotate_token_secret(self, request: HttpRequest, queryset: QuerySet[Merchant]) -> None:
+        for merchant in queryset:
+            if not self._owns(request, merchant):
+                continue
+            secret = services.merchant_token_secret_rotate(merchant=merchant)
+            self.message_user(
+                request,
+                f"New shopper token secret of {merchant.name}: {secret} — copy it to your "
+                "shop's server now; it is not shown again. Tokens signed with the old one no "
+                "longer work.",
+                messages.WARNING,
+            )
+
+    def save_model(
+        self, request: HttpRequest, obj: Merchant, form: forms.ModelForm, change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        # The storefront caches merchants (origins, secret): drop the entry.
+        merchant_forget(slug=obj.slug)
+        if "slug" in form.changed_data and form.initial.get("slug"):
+            merchant_forget(slug=form.initial["slug"])
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Merchant]:
         if request.user.is_superuser:

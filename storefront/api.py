@@ -27,7 +27,7 @@ from rest_framework.views import APIView, exception_handler
 from catalog.models import Merchant
 from catalog.selectors import CatalogLookupError, merchant_for_storefront
 from catalog.services import shopper_profile_upsert
-from personalization.context import ContextError, ShopperContext
+from personalization.context import GENERIC_BUCKET, ContextError, ShopperContext
 from personalization.policy import Policy, candidates, policy_for
 from personalization.resolution import ShopperSignals, shopper_resolve
 from personalization.tokens import shopper_token_issue, shopper_token_read
@@ -249,13 +249,19 @@ class VideoLookupView(APIView):
             requested, error = self._target_state(table.product_id, target, aspect, variants)
             if error:
                 body["error"] = error
+            if served is None and target != GENERIC_BUCKET and GENERIC_BUCKET not in variants:
+                # Nothing to show at all: the generic video, everyone's stand-in, is queued
+                # too, so a shopper is never left with nothing if their variant fails.
+                video_request_once(
+                    product_id=table.product_id, bucket=GENERIC_BUCKET, aspect=aspect
+                )
         chosen: Variant | None = variants[served] if served else None
         body = {
             "status": "pending" if served is None else "ready" if served == exact else "fallback",
             "src": _url(request, chosen.file) if chosen else None,
             "poster": _url(request, chosen.poster) if chosen else None,
             "variant": served or target,
-            "personalized": served is not None and served != "generic",
+            "personalized": served is not None and served != GENERIC_BUCKET,
             "requested": requested,
             "video": chosen.video_id if chosen else None,
             "holdout": resolution.holdout,

@@ -23,6 +23,9 @@ from django.db import connection
 
 from scenecart.settings import test as test_settings
 
+# Fixtures of fake remote services, shared by the test folders.
+pytest_plugins = ["tests.open_meteo"]
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKER_QUEUES = "default,render.local,render.remote,assemble"
 IN_CI = os.environ.get("CI", "").lower() == "true"

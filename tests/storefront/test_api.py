@@ -14,6 +14,7 @@ from personalization.tokens import shopper_token_issue
 from rendering.models import Video
 from rendering.services import segment_render, video_assemble, video_request
 from tests.factories import make_merchant, make_product
+from tests.open_meteo import CLEAR, RAIN, OpenMeteoServer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]
 
@@ -259,6 +260,25 @@ def test_a_shop_with_nothing_ready_queues_the_generic_video(client: Client) -> N
     ]
 
 
+def test_with_nothing_ready_the_generic_video_is_queued_beside_the_shoppers(
+    client: Client,
+) -> None:
+    merchant = make_merchant(slug="new-shop")
+    bucket_policy_update(
+        merchant=merchant, approved_buckets=["climate=rainy"], allow_public_hints=True
+    )
+    product = make_product(merchant, sku="MUG")
+    body = lookup(client, "new-shop", "MUG", climate="rainy").json()
+    assert (body["status"], body["variant"], body["requested"]) == (
+        "pending",
+        "climate=rainy",
+        "rendering",
+    )
+    assert set(Video.objects.filter(product=product).values_list("bucket", flat=True)) == {
+        "generic", "climate=rainy",
+    }  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("merchant", "sku", "params", "status", "message"),
     [
@@ -310,3 +330,29 @@ def test_the_openapi_schema_is_served(client: Client) -> None:
 
 def test_health_check(client: Client) -> None:
     assert client.get("/healthz").json() == {"ok": True}
+
+
+def test_todays_weather_refines_the_countrys_climate(
+    client: Client, shop: tuple[Merchant, Product], open_meteo: OpenMeteoServer
+) -> None:
+    bucket_policy_update(merchant=shop[0], allow_public_hints=False)
+    seattle = {"CF-IPCountry": "US", "CF-IPLatitude": "47.6062", "CF-IPLongitude": "-122.3321"}
+    open_meteo.weather_code = CLEAR
+    assert lookup(client, "shop", "JACKET", headers=seattle).json()["variant"] == "generic"
+    # The US's typical climate is sunny (no sunny video: generic stands in); rain today in
+    # another grid cell turns it into the rainy video.
+    open_meteo.weather_code = RAIN
+    portland = {**seattle, "CF-IPLatitude": "45.5152", "CF-IPLongitude": "-122.6784"}
+    response = lookup(client, "shop", "JACKET", headers=portland)
+    assert response.json()["variant"] == "climate=rainy"
+    assert "CF-IPLatitude" in response["Vary"]
+    assert open_meteo.request_count == 2
+
+
+def test_without_the_weather_service_the_country_climate_stands(
+    client: Client, shop: tuple[Merchant, Product]
+) -> None:
+    # The test settings point the weather at a closed port: the lookup still answers.
+    bucket_policy_update(merchant=shop[0], allow_public_hints=False)
+    london = {"CF-IPCountry": "GB", "CF-IPLatitude": "51.5", "CF-IPLongitude": "-0.12"}
+    assert lookup(client, "shop", "JACKET", headers=london).json()["variant"] == "climate=rainy"

@@ -2,11 +2,15 @@ import json
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from catalog.demo import DEMO_SLUG, demo_seed
+from catalog.demo import DEMO_SLUG
+from storefront.demo import demo_shop_seed
 
 
 class Command(BaseCommand):
-    help = "Create the demo merchant, its brand kit, products (with drawn photos) and shoppers."
+    help = (
+        "Create the demo merchant, its brand kit, products (with drawn photos), shoppers and "
+        "bucket policy."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -16,7 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
 
     def handle(self, *args: object, **options: object) -> None:
-        report = demo_seed(staff_password=options["staff_password"] or None)  # type: ignore[arg-type]
+        report, policy_created = demo_shop_seed(
+            staff_password=options["staff_password"] or None  # type: ignore[arg-type]
+        )
         summary = {
             "merchant": DEMO_SLUG,
             "merchant_created": report.merchant_created,
@@ -24,12 +30,13 @@ class Command(BaseCommand):
             "images_created": report.images_created,
             "shoppers_created": report.shoppers_created,
             "staff_created": report.staff_created,
+            "policy_created": policy_created,
         }
         if options["json"]:
             self.stdout.write(json.dumps(summary))
             return
         if not any([report.merchant_created, report.products_created, report.images_created,
-                    report.shoppers_created, report.staff_created]):  # fmt: skip
+                    report.shoppers_created, report.staff_created, policy_created]):  # fmt: skip
             self.stdout.write(f"Demo merchant '{DEMO_SLUG}' is already complete; nothing changed.")
             return
         self.stdout.write(self.style.SUCCESS(

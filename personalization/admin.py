@@ -1,0 +1,71 @@
+"""The bucket policy in the merchant workspace."""
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+
+from catalog.admin import MerchantScopedAdmin
+
+from .context import ShopperContext
+from .models import BucketPolicy
+from .services import bucket_policy_update
+
+
+class BucketPolicyForm(forms.ModelForm):
+    dimensions = forms.MultipleChoiceField(
+        choices=[(name, name.capitalize()) for name in ShopperContext.VOCABULARIES],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Which parts of a shopper's context make a separate video variant.",
+    )
+    approved_buckets = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 60}),
+        required=False,
+        help_text=(
+            "One variant per line, e.g. climate=rainy,aesthetic=minimalist. Only these (and "
+            "the generic video) are rendered when a shopper asks for them."
+        ),
+    )
+
+    class Meta:
+        model = BucketPolicy
+        fields = [
+            "merchant", "dimensions", "approved_buckets", "allow_public_hints",
+            "require_consent", "holdout_percent",
+        ]  # fmt: skip
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if self.instance.pk:
+            self.initial["approved_buckets"] = "\n".join(self.instance.approved_buckets)
+
+    def clean_approved_buckets(self) -> list[str]:
+        text = self.cleaned_data.get("approved_buckets") or ""
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+@admin.register(BucketPolicy)
+class BucketPolicyAdmin(MerchantScopedAdmin):
+    form = BucketPolicyForm
+    list_display = [
+        "merchant", "counted", "approved", "allow_public_hints", "require_consent",
+        "holdout_percent",
+    ]  # fmt: skip
+
+    @admin.display(description="Dimensions")
+    def counted(self, obj: BucketPolicy) -> str:
+        return ", ".join(obj.dimensions) or "none (generic only)"
+
+    @admin.display(description="Approved variants")
+    def approved(self, obj: BucketPolicy) -> int:
+        return len(obj.approved_buckets)
+
+    def save_model(
+        self, request: HttpRequest, obj: BucketPolicy, form: forms.ModelForm, change: bool
+    ) -> None:
+        # Through the service, so the storefront's cached copy is dropped.
+        saved = bucket_policy_update(
+            merchant=form.cleaned_data["merchant"],
+            **{name: form.cleaned_data[name] for name in BucketPolicyForm.Meta.fields[1:]},
+        )
+        obj.pk = saved.pk
