@@ -1,8 +1,6 @@
-import base64
-import hashlib
-import hmac
-import json
+import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -12,16 +10,17 @@ from personalization.tokens import ShopperTokenError, shopper_token_issue, shopp
 pytestmark = pytest.mark.django_db
 
 
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
 def readme_token(secret: str, merchant: str, shopper: str, ttl: int = 3600) -> str:
-    """The helper the README gives merchants' backends, copied verbatim."""
-
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    claims = {"m": merchant, "s": shopper, "exp": int(time.time()) + ttl}
-    payload = b64(json.dumps(claims, separators=(",", ":")).encode())
-    signature = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
-    return payload + "." + b64(signature)
+    """A token made by the recipe the README gives merchants' servers, run as written there."""
+    text = README.read_text()
+    code = re.search(r"```python\n(.*?def scenecart_token.*?)```", text, re.S)
+    assert code, "the README's shopper token recipe is missing"
+    namespace: dict[str, object] = {}
+    exec(code.group(1), namespace)
+    return namespace["scenecart_token"](secret, merchant, shopper, ttl)  # type: ignore[operator]
 
 
 def test_a_token_names_the_merchants_shopper() -> None:
