@@ -23,7 +23,8 @@ class VariantStats(models.Model):
     clicks = models.PositiveIntegerField(default=0)
 
     class Meta:
-        verbose_name_plural = "variant stats"
+        verbose_name = "variant stats"
+        verbose_name_plural = "analytics"
         constraints = [
             models.UniqueConstraint(
                 fields=["video", "day", "holdout"], name="variantstats_unique_day"
