@@ -1,8 +1,9 @@
 """Reads from the catalog."""
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.core.cache import cache
 from django.db.models import QuerySet
+
+from scenecart.cache import forget, read_through
 
 from .models import Merchant, Product
 
@@ -26,18 +27,20 @@ def _storefront_key(slug: str) -> str:
 
 
 def merchant_for_storefront(*, slug: str) -> Merchant:
-    """``merchant_get`` for the storefront's hot path: cached; ``merchant_forget`` (called by
-    the services that change a merchant's secret or origins) drops the entry."""
-    merchant = cache.get(_storefront_key(slug))
-    if isinstance(merchant, Merchant):
-        return merchant
-    merchant = merchant_get(slug=slug)
-    cache.set(_storefront_key(slug), merchant, STOREFRONT_MERCHANT_SECONDS)
+    """``merchant_get`` for the storefront's hot path: cached (scenecart.cache); the services
+    that change a merchant's secret or origins call ``merchant_forget``."""
+    merchant = read_through(
+        _storefront_key(slug),
+        ttl=STOREFRONT_MERCHANT_SECONDS,
+        load=lambda: Merchant.objects.filter(slug=slug).first(),
+    )
+    if merchant is None:
+        raise CatalogLookupError(f"No merchant with slug {slug!r}.")
     return merchant
 
 
 def merchant_forget(*, slug: str) -> None:
-    cache.delete(_storefront_key(slug))
+    forget(_storefront_key(slug))
 
 
 def product_get(*, merchant: Merchant, sku: str) -> Product:

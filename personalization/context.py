@@ -6,6 +6,7 @@ the dimensions that are set) is the *bucket*: the name of one video variant.
 """
 
 from dataclasses import dataclass, fields, replace
+from functools import lru_cache
 from typing import ClassVar
 
 from django.db.models import TextChoices
@@ -47,7 +48,7 @@ class ShopperContext:
     def __post_init__(self) -> None:
         for dimension, vocabulary in self.VOCABULARIES.items():
             value = getattr(self, dimension)
-            if value is not None and not isinstance(value, vocabulary):
+            if value is not None and type(value) is not vocabulary:
                 object.__setattr__(self, dimension, _coerce(dimension, str(value)))
 
     @classmethod
@@ -55,7 +56,13 @@ class ShopperContext:
         """Parse ``"key=value,key=value"``; ``""`` and ``"generic"`` are the generic context.
 
         Raises :class:`ContextError` naming the bad pair, key or value and what is allowed.
+        Memoized (the storefront parses the same few hint strings over and over); errors are
+        not, so junk cannot fill the memo.
         """
+        return _parse(text)
+
+    @classmethod
+    def _parse_uncached(cls, text: str) -> "ShopperContext":
         values: dict[str, str] = {}
         if text.strip().lower() == GENERIC_BUCKET:
             return cls()
@@ -83,18 +90,25 @@ class ShopperContext:
     @property
     def bucket(self) -> str:
         """The canonical name of this context's video variant."""
-        pairs = [f"{name}={value}" for name, value in self.items()]
-        return ",".join(pairs) or GENERIC_BUCKET
+        return _bucket_of(self)
 
     @property
     def is_generic(self) -> bool:
-        return not any(self.items())
+        return (
+            self.climate is None
+            and self.season is None
+            and self.time is None
+            and self.aesthetic is None
+            and self.locale is None
+        )
 
     def items(self) -> list[tuple[str, str]]:
+        # The storefront asks this several times per request: a fixed tuple of names, not
+        # dataclasses.fields().
         return [
-            (field.name, str(getattr(self, field.name)))
-            for field in fields(self)
-            if getattr(self, field.name) is not None
+            (name, getattr(self, name).value)
+            for name in DIMENSIONS
+            if getattr(self, name) is not None
         ]
 
     def without(self, *dimensions: str) -> "ShopperContext":
@@ -104,13 +118,31 @@ class ShopperContext:
         return self.bucket
 
 
+# The dimensions in bucket order, and each vocabulary by lower-cased value.
+DIMENSIONS = tuple(f.name for f in fields(ShopperContext))
+_BY_VALUE = {
+    dimension: {member.value.lower(): member for member in vocabulary}
+    for dimension, vocabulary in ShopperContext.VOCABULARIES.items()
+}
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str) -> ShopperContext:
+    return ShopperContext._parse_uncached(text)
+
+
+@lru_cache(maxsize=4096)
+def _bucket_of(context: ShopperContext) -> str:
+    return ",".join(f"{name}={value}" for name, value in context.items()) or GENERIC_BUCKET
+
+
 def _coerce(dimension: str, value: str) -> TextChoices:
     vocabulary = ShopperContext.VOCABULARIES[dimension]
     wanted = value.strip()
-    for member in vocabulary:
-        # Locales are matched case-insensitively and with _ or - (de_DE, de-de, de-DE).
-        if member.value.lower() == wanted.lower().replace("_", "-"):
-            return member
+    # Locales are matched case-insensitively and with _ or - (de_DE, de-de, de-DE).
+    member = _BY_VALUE[dimension].get(wanted.lower().replace("_", "-"))
+    if member is not None:
+        return member
     raise ContextError(
         f"{dimension}={wanted!r} is not a known {dimension}: expected one of "
         f"{', '.join(vocabulary.values)}."

@@ -7,12 +7,12 @@ video. Only approved buckets (and the generic one) are ever rendered on demand.
 """
 
 from dataclasses import dataclass
-
-from django.core.cache import cache
+from functools import lru_cache
 
 from catalog.models import Merchant
+from scenecart.cache import forget, read_through
 
-from .context import GENERIC_BUCKET, ShopperContext
+from .context import DIMENSIONS, GENERIC_BUCKET, ShopperContext
 from .models import DEFAULT_DIMENSIONS, BucketPolicy
 
 # The least telling dimension goes first: a rainy-evening video is a better stand-in for a
@@ -33,17 +33,17 @@ class Policy:
 
     def project(self, context: ShopperContext) -> ShopperContext:
         """The context cut to the dimensions this merchant's variants differ by."""
-        return context.without(
-            *(d for d in ShopperContext.VOCABULARIES if d not in self.dimensions)
-        )
+        extra = [d for d in DIMENSIONS if d not in self.dimensions and getattr(context, d)]
+        return context.without(*extra) if extra else context
 
     def approves(self, bucket: str) -> bool:
         return bucket == GENERIC_BUCKET or bucket in self.approved
 
 
-def candidates(context: ShopperContext) -> list[ShopperContext]:
+@lru_cache(maxsize=4096)
+def candidates(context: ShopperContext) -> tuple[ShopperContext, ...]:
     """The exact context, then stand-ins with dimensions dropped in ``FALLBACK_ORDER``, ending
-    with the generic context; no bucket twice."""
+    with the generic context; no bucket twice. Memoized: contexts are few and immutable."""
     found = [context]
     current = context
     for dimension in FALLBACK_ORDER:
@@ -53,7 +53,7 @@ def candidates(context: ShopperContext) -> list[ShopperContext]:
         found.append(current)
     if not found[-1].is_generic:
         found.append(ShopperContext())
-    return found
+    return tuple(found)
 
 
 def _cache_key(merchant_id: int) -> str:
@@ -64,24 +64,24 @@ def policy_for(*, merchant: Merchant) -> Policy:
     """The merchant's policy (cached; ``bucket_policy_update`` drops the entry). A merchant that
     never set one counts climate and aesthetic, renders only the generic video on demand, and
     takes no hints from the page."""
-    cached = cache.get(_cache_key(merchant.pk))
-    if isinstance(cached, Policy):
-        return cached
-    row = BucketPolicy.objects.filter(merchant=merchant).first()
-    policy = (
-        Policy(
-            dimensions=tuple(row.dimensions),
-            approved=frozenset(row.approved_buckets),
-            allow_public_hints=row.allow_public_hints,
-            require_consent=row.require_consent,
-            holdout_percent=row.holdout_percent,
-        )
-        if row is not None
-        else Policy()
+    return read_through(  # type: ignore[return-value]
+        _cache_key(merchant.pk),
+        ttl=POLICY_CACHE_SECONDS,
+        load=lambda: _policy_from_row(BucketPolicy.objects.filter(merchant=merchant).first()),
     )
-    cache.set(_cache_key(merchant.pk), policy, POLICY_CACHE_SECONDS)
-    return policy
+
+
+def _policy_from_row(row: BucketPolicy | None) -> Policy:
+    if row is None:
+        return Policy()
+    return Policy(
+        dimensions=tuple(row.dimensions),
+        approved=frozenset(row.approved_buckets),
+        allow_public_hints=row.allow_public_hints,
+        require_consent=row.require_consent,
+        holdout_percent=row.holdout_percent,
+    )
 
 
 def policy_forget(*, merchant_id: int) -> None:
-    cache.delete(_cache_key(merchant_id))
+    forget(_cache_key(merchant_id))

@@ -76,6 +76,8 @@ def time_of_day_for(hour: int) -> TimeOfDay:
 def locale_for(accept_language: str) -> Locale | None:
     """The best supported locale for an ``Accept-Language`` header: an exact tag first, then
     the first supported locale of the same language, in the header's order of preference."""
+    if not accept_language:
+        return None
     ranked = []
     for position, part in enumerate(accept_language.split(",")):
         tag, _, params = part.strip().partition(";")
@@ -87,15 +89,17 @@ def locale_for(accept_language: str) -> Locale | None:
                 quality = 0.0
         if tag and quality > 0:
             ranked.append((-quality, position, tag.strip().replace("_", "-").lower()))
-    supported = {locale.value.lower(): locale for locale in Locale}
     for _, _, tag in sorted(ranked):
-        if tag in supported:
-            return supported[tag]
+        if tag in _SUPPORTED_LOCALES:
+            return _SUPPORTED_LOCALES[tag]
         language = tag.split("-")[0]
-        for value, locale in supported.items():
+        for value, locale in _SUPPORTED_LOCALES.items():
             if value.split("-")[0] == language:
                 return locale
     return None
+
+
+_SUPPORTED_LOCALES = {locale.value.lower(): locale for locale in Locale}
 
 
 def context_for_profile(profile: ShopperProfile) -> ShopperContext:
@@ -238,8 +242,10 @@ def shopper_resolve(
 
 def _overlay(base: ShopperContext, top: ShopperContext | None) -> ShopperContext:
     """``base`` with every dimension ``top`` sets replaced by ``top``'s value."""
-    if top is None:
+    if top is None or top.is_generic:
         return base
+    if base.is_generic:
+        return top
     changes = {f.name: getattr(top, f.name) for f in fields(top) if getattr(top, f.name)}
     return replace(base, **changes)
 

@@ -3,12 +3,14 @@
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 
 from catalog.models import Product
+from scenecart.cache import forget, read_through
 
 from .models import Segment, Video
 
@@ -19,7 +21,7 @@ class Variant:
 
     video_id: int
     status: str
-    file: str
+    src: str  # the storage URL of the file and poster ("" until ready)
     poster: str
     error: str
     planned: bool  # segments chosen (False: the storefront asked, planning has not run yet)
@@ -27,7 +29,7 @@ class Variant:
 
     @property
     def ready(self) -> bool:
-        return self.status == Video.Status.READY and bool(self.file)
+        return self.status == Video.Status.READY and bool(self.src)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,48 +42,63 @@ def _variants_key(product_id: int, aspect: str) -> str:
     return f"variants:{product_id}:{aspect}"
 
 
+@lru_cache(maxsize=4096)
 def _sku_key(merchant_id: int, sku: str) -> str:
     return f"sku:{merchant_id}:{hashlib.sha256(sku.encode()).hexdigest()[:32]}"
 
 
 def product_variants(*, merchant_id: int, sku: str, aspect: str) -> ProductVariants | None:
-    """The videos of a product in one aspect, by bucket; ``None`` for an unknown SKU.
+    """The videos of an active product in one aspect, by bucket; ``None`` for an unknown SKU
+    or a product that is a draft or archived (the storefront shows neither).
 
-    Cached for SCENECART_LOOKUP_CACHE_SECONDS in the shared cache; rendering services drop
-    the entry whenever one of these videos changes (``product_variants_forget``).
+    Read through the two-level cache (scenecart.cache) for SCENECART_LOOKUP_CACHE_SECONDS;
+    rendering services drop the entry whenever one of these videos changes
+    (``product_variants_forget``). Storage URLs are made here, once per entry, not per request.
     """
     ttl = settings.SCENECART_LOOKUP_CACHE_SECONDS
-    product_id = cache.get(_sku_key(merchant_id, sku)) if ttl else None
-    if product_id is None:
-        product_id = (
-            Product.objects.filter(merchant_id=merchant_id, sku=sku)
+    product_id = read_through(
+        _sku_key(merchant_id, sku),
+        ttl=ttl,
+        load=lambda: (
+            Product.objects.filter(merchant_id=merchant_id, sku=sku, status=Product.Status.ACTIVE)
             .values_list("pk", flat=True)
             .first()
-        )
-        if product_id is None:
-            return None
-        if ttl:
-            cache.set(_sku_key(merchant_id, sku), product_id, ttl)
-    found = cache.get(_variants_key(product_id, aspect)) if ttl else None
-    if isinstance(found, ProductVariants):
-        return found
+        ),
+    )
+    if product_id is None:
+        return None
+    return read_through(
+        _variants_key(product_id, aspect),
+        ttl=ttl,
+        load=lambda: _variants_of(product_id, aspect),
+    )
+
+
+def _variants_of(product_id: int, aspect: str) -> ProductVariants:
     rows = Video.objects.filter(product_id=product_id, aspect=aspect).values_list(
         "pk", "bucket", "status", "file", "poster", "error", "recipe_key", "updated_at"
     )
-    found = ProductVariants(
+    return ProductVariants(
         product_id=product_id,
         variants={
-            bucket: Variant(pk, status, file, poster, error, bool(recipe), updated)
+            bucket: Variant(
+                video_id=pk,
+                status=status,
+                src=default_storage.url(file) if file and status == Video.Status.READY else "",
+                poster=default_storage.url(poster)
+                if poster and status == Video.Status.READY
+                else "",
+                error=error,
+                planned=bool(recipe),
+                updated_at=updated,
+            )
             for pk, bucket, status, file, poster, error, recipe, updated in rows
         },
     )
-    if ttl:
-        cache.set(_variants_key(product_id, aspect), found, ttl)
-    return found
 
 
 def product_variants_forget(*, product_id: int, aspect: str) -> None:
-    cache.delete(_variants_key(product_id, aspect))
+    forget(_variants_key(product_id, aspect))
 
 
 def video_for_bucket(*, product: Product, bucket: str, aspect: str) -> Video | None:

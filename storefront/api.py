@@ -7,18 +7,20 @@ on an approved variant queues its render once and answers at once with the best 
 """
 
 import hmac
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.files.storage import default_storage
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
@@ -31,6 +33,7 @@ from personalization.context import GENERIC_BUCKET, ContextError, ShopperContext
 from personalization.policy import Policy, candidates, policy_for
 from personalization.resolution import ShopperSignals, shopper_resolve
 from personalization.tokens import shopper_token_issue, shopper_token_read
+from personalization.weather import coordinates_from_headers
 from rendering.profiles import UnknownAspect, profile_for
 from rendering.selectors import Variant, product_variants
 from rendering.services import PLANNING_RETRY_AFTER, video_request_once
@@ -64,6 +67,19 @@ COORDINATE_HEADERS = (
 )
 HINT_KEYS = tuple(ShopperContext.VOCABULARIES)
 YES, NO = {"1", "true", "yes"}, {"0", "false", "no"}
+
+
+class JSONOnly(BaseContentNegotiation):
+    """The lookup speaks JSON only; skipping the parse of the Accept header is measurable on
+    the storefront's hot path (DRF's documented "ignore client content negotiation")."""
+
+    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
+        return parsers[0] if parsers else None
+
+    def select_renderer(
+        self, request: Request, renderers: list[Any], format_suffix: str | None = None
+    ) -> tuple[Any, str]:
+        return renderers[0], renderers[0].media_type
 
 
 class EventsThrottle(AnonRateThrottle):
@@ -134,52 +150,52 @@ def _allow_origin(response: Response, request: HttpRequest, merchant: Merchant) 
     patch_vary_headers(response, ["Origin"])
 
 
-def _signals(request: Request) -> ShopperSignals:
-    query, headers = request.query_params, request.headers
-    country = next((headers[h] for h in COUNTRY_HEADERS if headers.get(h)), "")
+# request.META names of the headers above, looked up directly on the hot path.
+COUNTRY_META = tuple(f"HTTP_{h.upper().replace('-', '_')}" for h in COUNTRY_HEADERS)
+COORDINATE_META = tuple(f"HTTP_{h.upper().replace('-', '_')}" for h in COORDINATE_HEADERS)
+COORDINATE_META_SET = frozenset(COORDINATE_META)
+
+
+def _signals(request: HttpRequest, policy: Policy) -> ShopperSignals:
+    """What the request says about its shopper; signals for dimensions the merchant does not
+    count are not even read."""
+    query, meta = request.GET, request.META
+    counted = policy.dimensions
+    places = "climate" in counted or "season" in counted
     cohort = query.get("cohort", "")
     consent = query.get("consent", "").lower()
     return ShopperSignals(
         token=query.get("st", ""),
-        hints={key: query[key] for key in HINT_KEYS if query.get(key)},
-        country=country,
-        accept_language=headers.get("Accept-Language", ""),
-        time_zone=query.get("tz", "")[:64],
-        coordinates=_coordinates(headers),
+        hints={key: query[key] for key in HINT_KEYS if query.get(key)}
+        if policy.allow_public_hints
+        else {},
+        country=next((meta[h] for h in COUNTRY_META if meta.get(h)), "") if places else "",
+        accept_language=meta.get("HTTP_ACCEPT_LANGUAGE", "") if "locale" in counted else "",
+        time_zone=query.get("tz", "")[:64] if "time" in counted or places else "",
+        coordinates=_coordinates(meta) if "climate" in counted else None,
         consent=True if consent in YES else False if consent in NO else None,
-        global_privacy_control=headers.get("Sec-GPC", "").strip() == "1",
+        global_privacy_control=meta.get("HTTP_SEC_GPC", "").strip() == "1",
         cohort=int(cohort) if cohort.isdigit() and len(cohort) <= 2 else None,
     )
 
 
-def _coordinates(headers: Any) -> tuple[float, float] | None:
-    from personalization.weather import coordinates_from_headers
-
-    if not any(headers.get(h) for h in COORDINATE_HEADERS):
+def _coordinates(meta: dict[str, Any]) -> tuple[float, float] | None:
+    if COORDINATE_META_SET.isdisjoint(meta) or settings.SCENECART_WEATHER_PROVIDER in ("", "none"):
         return None
-    return coordinates_from_headers(
-        {
-            f"HTTP_{h.upper().replace('-', '_')}": headers[h]
-            for h in COORDINATE_HEADERS
-            if h in headers
-        }
-    )
+    return coordinates_from_headers(meta)
 
 
-def _vary_on(policy: Policy) -> list[str]:
+@lru_cache(maxsize=64)
+def _vary_on(dimensions: tuple[str, ...], weather: bool) -> str:
     """The request headers that chose this answer, so a CDN keeps one copy per value."""
     vary = ["Origin", "Sec-GPC"]
-    if "locale" in policy.dimensions:
+    if "locale" in dimensions:
         vary.append("Accept-Language")
-    if {"climate", "season"} & set(policy.dimensions):
+    if {"climate", "season"} & set(dimensions):
         vary.extend(COUNTRY_HEADERS)
-        if settings.SCENECART_WEATHER_PROVIDER not in ("", "none"):
+        if weather and "climate" in dimensions:
             vary.extend(COORDINATE_HEADERS)
-    return vary
-
-
-def _url(request: HttpRequest, name: str) -> str | None:
-    return request.build_absolute_uri(default_storage.url(name)) if name else None
+    return ", ".join(vary)
 
 
 LOOKUP_PARAMETERS = [
@@ -200,8 +216,120 @@ LOOKUP_PARAMETERS = [
 ]
 
 
+def video_lookup(request: HttpRequest, merchant: str, sku: str) -> HttpResponse:
+    """``GET /api/v1/videos/<merchant>/<sku>``: the video for this shopper, or the best ready
+    stand-in at once (queuing the shopper's own variant once if it is approved and missing).
+
+    A plain Django view: the storefront's hot path skips DRF's per-request machinery
+    (authentication, permissions, throttles, negotiation), none of which an anonymous JSON GET
+    needs. ``VideoLookupView`` below documents it in the OpenAPI schema.
+    """
+    if request.method != "GET":
+        return JsonResponse({"error": "Only GET is allowed."}, status=405, headers={"Allow": "GET"})
+    try:
+        shop = merchant_for_storefront(slug=merchant)
+    except CatalogLookupError as exc:
+        return JsonResponse({"error": str(exc)}, status=404)
+    aspect = request.GET.get("aspect", "16:9").strip()
+    if aspect not in settings.SCENECART_PROFILES:
+        try:
+            profile_for(aspect)
+        except UnknownAspect as exc:
+            return _answer(request, shop, Policy(), JsonResponse({"error": str(exc)}, status=400))
+    table = product_variants(merchant_id=shop.pk, sku=sku, aspect=aspect)
+    if table is None:
+        message = f"Merchant {merchant!r} has no product with SKU {sku!r}."
+        return _answer(request, shop, Policy(), JsonResponse({"error": message}, status=404))
+    policy = policy_for(merchant=shop)
+    signals = _signals(request, policy)
+    try:
+        resolution = shopper_resolve(
+            merchant=shop, policy=policy, signals=signals, now=timezone.now()
+        )
+    except ContextError as exc:
+        return _answer(request, shop, policy, JsonResponse({"error": str(exc)}, status=400))
+
+    ladder = candidates(resolution.context)
+    variants = table.variants
+    exact = ladder[0].bucket
+    served = next((c.bucket for c in ladder if (v := variants.get(c.bucket)) and v.ready), None)
+    target = next(c.bucket for c in ladder if policy.approves(c.bucket))
+    extra: dict[str, object] = {}
+    if served == exact:
+        requested = "ready"
+    elif served is not None and ladder_index(ladder, served) <= ladder_index(ladder, target):
+        requested = "unapproved"
+    else:
+        requested, error = _target_state(table.product_id, target, aspect, variants)
+        if error:
+            extra["error"] = error
+        if served is None and target != GENERIC_BUCKET and GENERIC_BUCKET not in variants:
+            # Nothing to show at all: the generic video, everyone's stand-in, is queued too,
+            # so a shopper is never left with nothing if their variant fails.
+            video_request_once(product_id=table.product_id, bucket=GENERIC_BUCKET, aspect=aspect)
+    if resolution.token_error:
+        extra["warning"] = f"Shopper token ignored: {resolution.token_error}"
+    chosen: Variant | None = variants[served] if served else None
+    # Storage URLs are site-relative on local storage, absolute on S3 or a CDN.
+    site = f"{request.scheme}://{request.get_host()}"
+    status_ = "pending" if served is None else "ready" if served == exact else "fallback"
+    body = {
+        "status": status_,
+        "src": _absolute(site, chosen.src) if chosen else None,
+        "poster": _absolute(site, chosen.poster) if chosen and chosen.poster else None,
+        "variant": served or target,
+        "personalized": served is not None and served != GENERIC_BUCKET,
+        "requested": requested,
+        "video": chosen.video_id if chosen else None,
+        "holdout": resolution.holdout,
+        "source": resolution.source,
+        **extra,
+    }
+    response = JsonResponse(body)
+    # Short while the shopper's own variant is on its way (the page polls for it); an answer
+    # for a named shopper is theirs alone, never for a shared cache.
+    scope = "private" if signals.token else "public"
+    if status_ == "ready":
+        lifetime = "max-age=30" if signals.token else "max-age=60, stale-while-revalidate=600"
+    else:
+        lifetime = "max-age=5" if signals.token else "max-age=5, stale-while-revalidate=30"
+    response["Cache-Control"] = f"{scope}, {lifetime}"
+    return _answer(request, shop, policy, response)
+
+
+def _target_state(
+    product_id: int, bucket: str, aspect: str, variants: dict[str, Variant]
+) -> tuple[str, str]:
+    """Where the variant to wait for stands; queue it (once) if nobody has asked yet."""
+    variant = variants.get(bucket)
+    if variant is None:
+        video_request_once(product_id=product_id, bucket=bucket, aspect=aspect)
+        return "rendering", ""
+    if variant.status == "failed":
+        return "failed", variant.error
+    if not variant.planned and variant.updated_at < timezone.now() - PLANNING_RETRY_AFTER:
+        video_request_once(product_id=product_id, bucket=bucket, aspect=aspect)
+    return "rendering", ""
+
+
+def _answer(
+    request: HttpRequest, shop: Merchant, policy: Policy, response: HttpResponse
+) -> HttpResponse:
+    origin = request.META.get("HTTP_ORIGIN")
+    if origin and origin in shop.origins:
+        response["Access-Control-Allow-Origin"] = origin
+    weather = settings.SCENECART_WEATHER_PROVIDER not in ("", "none")
+    response["Vary"] = _vary_on(policy.dimensions, weather)
+    return response
+
+
 class VideoLookupView(APIView):
+    """The lookup as the OpenAPI schema describes it (see ``storefront.schema_urls``); it
+    answers exactly as ``video_lookup``, which serves the route."""
+
     throttle_classes: list[type] = []
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONOnly
 
     @extend_schema(
         operation_id="video_lookup",
@@ -213,96 +341,15 @@ class VideoLookupView(APIView):
             404: OpenApiResponse(ErrorSerializer, description="Unknown merchant or SKU."),
         },
     )
-    def get(self, request: Request, merchant: str, sku: str) -> Response:
-        try:
-            shop = merchant_for_storefront(slug=merchant)
-        except CatalogLookupError as exc:
-            return _error(str(exc), status.HTTP_404_NOT_FOUND)
-        try:
-            aspect = profile_for(request.query_params.get("aspect", "16:9")).aspect
-        except UnknownAspect as exc:
-            return self._answer(request, shop, Policy(), _error(str(exc), 400))
-        table = product_variants(merchant_id=shop.pk, sku=sku, aspect=aspect)
-        if table is None:
-            message = f"Merchant {merchant!r} has no product with SKU {sku!r}."
-            return self._answer(request, shop, Policy(), _error(message, 404))
-        policy = policy_for(merchant=shop)
-        signals = _signals(request)
-        try:
-            resolution = shopper_resolve(
-                merchant=shop, policy=policy, signals=signals, now=timezone.now()
-            )
-        except ContextError as exc:
-            return self._answer(request, shop, policy, _error(str(exc), 400))
-
-        ladder = candidates(resolution.context)
-        variants = table.variants
-        exact = ladder[0].bucket
-        served = next((c.bucket for c in ladder if (v := variants.get(c.bucket)) and v.ready), None)
-        target = next(c.bucket for c in ladder if policy.approves(c.bucket))
-        body: dict[str, object] = {}
-        if served == exact:
-            requested = "ready"
-        elif served is not None and ladder_index(ladder, served) <= ladder_index(ladder, target):
-            requested = "unapproved"
-        else:
-            requested, error = self._target_state(table.product_id, target, aspect, variants)
-            if error:
-                body["error"] = error
-            if served is None and target != GENERIC_BUCKET and GENERIC_BUCKET not in variants:
-                # Nothing to show at all: the generic video, everyone's stand-in, is queued
-                # too, so a shopper is never left with nothing if their variant fails.
-                video_request_once(
-                    product_id=table.product_id, bucket=GENERIC_BUCKET, aspect=aspect
-                )
-        chosen: Variant | None = variants[served] if served else None
-        body = {
-            "status": "pending" if served is None else "ready" if served == exact else "fallback",
-            "src": _url(request, chosen.file) if chosen else None,
-            "poster": _url(request, chosen.poster) if chosen else None,
-            "variant": served or target,
-            "personalized": served is not None and served != GENERIC_BUCKET,
-            "requested": requested,
-            "video": chosen.video_id if chosen else None,
-            "holdout": resolution.holdout,
-            "source": resolution.source,
-            **body,
-        }
-        if resolution.token_error:
-            body["warning"] = f"Shopper token ignored: {resolution.token_error}"
-        response = Response(body)
-        if signals.token:
-            response["Cache-Control"] = "private, max-age=30"
-        elif body["status"] == "ready":
-            response["Cache-Control"] = "public, max-age=60, stale-while-revalidate=600"
-        else:
-            # Short: the shopper's own variant is on its way and the page polls for it.
-            response["Cache-Control"] = "public, max-age=5, stale-while-revalidate=30"
-        return self._answer(request, shop, policy, response)
-
-    @staticmethod
-    def _target_state(
-        product_id: int, bucket: str, aspect: str, variants: dict[str, Variant]
-    ) -> tuple[str, str]:
-        """Where the variant to wait for stands; queue it (once) if nobody has asked yet."""
-        variant = variants.get(bucket)
-        if variant is None:
-            video_request_once(product_id=product_id, bucket=bucket, aspect=aspect)
-            return "rendering", ""
-        if variant.status == "failed":
-            return "failed", variant.error
-        if not variant.planned and variant.updated_at < timezone.now() - PLANNING_RETRY_AFTER:
-            video_request_once(product_id=product_id, bucket=bucket, aspect=aspect)
-        return "rendering", ""
-
-    @staticmethod
-    def _answer(request: Request, shop: Merchant, policy: Policy, response: Response) -> Response:
-        _allow_origin(response, request, shop)
-        patch_vary_headers(response, _vary_on(policy))
-        return response
+    def get(self, request: Request, merchant: str, sku: str) -> HttpResponse:
+        return video_lookup(request._request, merchant, sku)
 
 
-def ladder_index(ladder: list[ShopperContext], bucket: str) -> int:
+def _absolute(site: str, url: str) -> str:
+    return site + url if url.startswith("/") else url
+
+
+def ladder_index(ladder: tuple[ShopperContext, ...], bucket: str) -> int:
     return next(i for i, context in enumerate(ladder) if context.bucket == bucket)
 
 

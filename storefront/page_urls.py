@@ -1,3 +1,13 @@
 """Pages of the storefront: the demo shop, the iframe player and oEmbed (storefront.pages)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import pages
+
+urlpatterns = [
+    path("", pages.home, name="home"),
+    path("shop/<slug:merchant>/", pages.shop, name="shop"),
+    path("shop/<slug:merchant>/<str:sku>", pages.product, name="product"),
+    path("embed/<slug:merchant>/<str:sku>", pages.embed, name="embed"),
+    path("oembed", pages.oembed, name="oembed"),
+]

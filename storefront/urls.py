@@ -9,11 +9,17 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path(
         "api/v1/videos/<slug:merchant>/<str:sku>",
-        api.VideoLookupView.as_view(),
+        api.video_lookup,
         name="video-lookup",
     ),
     path("api/v1/events", api.EventsView.as_view(), name="events"),
     path("api/v1/shopper-tokens", api.ShopperTokensView.as_view(), name="shopper-tokens"),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # The schema is generated from its own urlconf, where the lookup is the DRF view that
+    # documents it (the route above serves it from a plain view; see storefront.api).
+    path(
+        "api/schema/",
+        SpectacularAPIView.as_view(urlconf="storefront.schema_urls"),
+        name="api-schema",
+    ),
     *page_urls.urlpatterns,
 ]

@@ -195,6 +195,9 @@ SPECTACULAR_SETTINGS = {
 # entry when a video changes, so this only bounds staleness when that drop cannot reach every
 # web process.
 SCENECART_LOOKUP_CACHE_SECONDS = env.int("SCENECART_LOOKUP_CACHE_SECONDS", default=10)
+# Each web process also keeps those reads this long (scenecart/cache.py), so a busy product's
+# lookup makes no cache round trip; a change reaches other processes within this time.
+SCENECART_LOCAL_CACHE_SECONDS = env.float("SCENECART_LOCAL_CACHE_SECONDS", default=1.0)
 # How long a shopper token is valid when the merchant's server does not say.
 SCENECART_SHOPPER_TOKEN_TTL = env.int("SCENECART_SHOPPER_TOKEN_TTL", default=24 * 60 * 60)
 # Today's weather refines a shopper's climate where the CDN sends their coordinates.

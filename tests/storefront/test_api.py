@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from catalog.models import Merchant, Product
-from catalog.services import merchant_storefront_update, shopper_profile_upsert
+from catalog.services import merchant_storefront_update, product_update, shopper_profile_upsert
 from personalization.context import ShopperContext
 from personalization.services import bucket_policy_update
 from personalization.tokens import shopper_token_issue
@@ -154,6 +154,11 @@ def test_a_signed_token_serves_the_shoppers_profile(
     assert response.json()["variant"] == "climate=rainy"
     assert response.json()["source"] == "profile"
     assert response["Cache-Control"] == "private, max-age=30"
+    # While a named shopper's variant renders, their page polls: no long-lived copy.
+    shopper_profile_upsert(merchant=merchant, external_id="c-1", aesthetic="minimalist")
+    pending = lookup(client, "shop", "JACKET", st=token)
+    assert pending.json()["status"] == "fallback"
+    assert pending["Cache-Control"] == "private, max-age=5"
 
 
 def test_bad_tokens_are_ignored_never_serving_that_shoppers_variant(
@@ -284,6 +289,7 @@ def test_with_nothing_ready_the_generic_video_is_queued_beside_the_shoppers(
     [
         ("nope", "JACKET", {}, 404, "No merchant with slug 'nope'"),
         ("shop", "NOPE", {}, 404, "no product with SKU 'NOPE'"),
+        ("shop", "DRAFT", {}, 404, "no product with SKU 'DRAFT'"),
         ("shop", "JACKET", {"aspect": "4:3"}, 400, "Unknown aspect"),
         ("shop", "JACKET", {"climate": "foggy"}, 400, "climate='foggy'"),
     ],
@@ -297,6 +303,7 @@ def test_errors_are_json_with_a_reason(
     status: int,
     message: str,
 ) -> None:
+    product_update(product=make_product(shop[0], sku="DRAFT", with_image=False), status="draft")
     response = lookup(client, merchant, sku, **params)
     assert response.status_code == status
     assert response["Content-Type"] == "application/json"
