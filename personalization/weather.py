@@ -28,6 +28,7 @@ from collections.abc import Mapping
 import requests
 from django.conf import settings
 from django.core.cache import cache
+from urllib3.util import Timeout
 
 from catalog.vocabulary import Climate
 
@@ -163,7 +164,9 @@ def _weather_code_from_open_meteo(*, latitude: float, longitude: float) -> int |
     params = {"latitude": f"{latitude}", "longitude": f"{longitude}", "current": "weather_code"}
     try:
         # (connect, read): the whole wait is bounded even when the host does not answer at all.
-        response = _session.get(url, params=params, timeout=(timeout, timeout))
+        # One budget for connecting (with TLS) and reading together: a (connect, read) tuple
+        # would allow twice the setting.
+        response = _session.get(url, params=params, timeout=Timeout(total=timeout))
     except requests.Timeout:
         logger.info("Weather lookup at %s,%s timed out after %ss", latitude, longitude, timeout)
         return None
