@@ -8,6 +8,9 @@ from PIL import Image, ImageDraw
 
 from catalog.models import Merchant, Product
 from catalog.services import merchant_create, product_create, product_image_add
+from personalization.context import ShopperContext
+from rendering.models import Video
+from rendering.services import segment_render, video_assemble, video_request
 
 _counter = itertools.count(1)
 
@@ -51,3 +54,14 @@ def make_product(
     if with_image:
         product_image_add(product=product, filename="photo.png", content=photo_bytes(color))
     return product
+
+
+def make_ready_video(product: Product, context: str = "generic", aspect: str = "16:9") -> Video:
+    """A READY variant rendered and assembled in-process (no worker); with the
+    ``small_videos`` fixture it takes about a second."""
+    request = video_request(product=product, context=ShopperContext.parse(context), aspect=aspect)
+    for segment in request.segments:
+        segment_render(segment=segment)
+    video = video_assemble(video=request.video)
+    assert video.status == Video.Status.READY, video.error
+    return video

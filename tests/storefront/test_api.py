@@ -12,20 +12,11 @@ from personalization.context import ShopperContext
 from personalization.services import bucket_policy_update
 from personalization.tokens import shopper_token_issue
 from rendering.models import Video
-from rendering.services import segment_render, video_assemble, video_request
-from tests.factories import make_merchant, make_product
+from rendering.services import segment_render, video_request
+from tests.factories import make_merchant, make_product, make_ready_video
 from tests.open_meteo import CLEAR, RAIN, OpenMeteoServer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]
-
-
-def ready_video(product: Product, context: str) -> Video:
-    request = video_request(product=product, context=ShopperContext.parse(context), aspect="16:9")
-    for segment in request.segments:
-        segment_render(segment=segment)
-    video = video_assemble(video=request.video)
-    assert video.status == Video.Status.READY, video.error
-    return video
 
 
 def lookup(
@@ -47,8 +38,8 @@ def shop() -> tuple[Merchant, Product]:
         allow_public_hints=True,
     )
     jacket = make_product(merchant, sku="JACKET")
-    ready_video(jacket, "generic")
-    ready_video(jacket, "climate=rainy")
+    make_ready_video(jacket, "generic")
+    make_ready_video(jacket, "climate=rainy")
     return merchant, jacket
 
 
@@ -100,7 +91,7 @@ def test_an_unapproved_variant_never_triggers_a_render(
 def test_dimensions_are_dropped_in_a_fixed_order(
     client: Client, shop: tuple[Merchant, Product]
 ) -> None:
-    ready_video(shop[1], "aesthetic=minimalist")
+    make_ready_video(shop[1], "aesthetic=minimalist")
     # rainy+minimalist+night is not approved: time goes first, then aesthetic, so the rainy
     # video (climate kept) stands in rather than the minimalist one.
     body = lookup(
@@ -218,13 +209,7 @@ def test_a_video_that_becomes_ready_is_served_at_once_despite_the_cache(
 ) -> None:
     first = lookup(client, "shop", "JACKET", climate="rainy", aesthetic="minimalist").json()
     assert first["status"] == "fallback"
-    video = Video.objects.get(bucket="climate=rainy,aesthetic=minimalist")
-    request = video_request(
-        product=shop[1], context=ShopperContext.parse(video.bucket), aspect="16:9"
-    )
-    for segment in request.segments:
-        segment_render(segment=segment)
-    video_assemble(video=request.video)
+    make_ready_video(shop[1], "climate=rainy,aesthetic=minimalist")
     now = lookup(client, "shop", "JACKET", climate="rainy", aesthetic="minimalist").json()
     assert (now["status"], now["variant"]) == ("ready", "climate=rainy,aesthetic=minimalist")
 

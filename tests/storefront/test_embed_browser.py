@@ -26,9 +26,9 @@ from catalog.services import merchant_create, merchant_storefront_update, shoppe
 from personalization.context import ShopperContext
 from personalization.services import bucket_policy_update
 from rendering.models import Video
-from rendering.services import segment_render, video_assemble, video_request
+from rendering.services import video_request
 from storefront.models import VariantStats
-from tests.factories import make_product
+from tests.factories import make_product, make_ready_video
 from tests.storefront.conftest import in_thread
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("small_videos")]
@@ -50,21 +50,10 @@ class DemoShop:
     mug: Product
 
 
-def render(product: Product, context: str = "generic") -> Video:
-    """One 16:9 variant, rendered and assembled in-process (no worker), with test-sized
-    profiles (the ``small_videos`` fixture)."""
-    request = video_request(product=product, context=ShopperContext.parse(context), aspect="16:9")
-    for segment in request.segments:
-        segment_render(segment=segment)
-    video = video_assemble(video=request.video)
-    assert video.status == Video.Status.READY, video.error
-    return video
-
-
 def rendered(product: Product, context: str = "generic") -> Video:
-    """``render`` from the test thread while a Playwright page is open."""
+    """``make_ready_video`` from the test thread while a Playwright page is open."""
     found: list[Video] = []
-    in_thread(lambda: found.append(render(product, context)))
+    in_thread(lambda: found.append(make_ready_video(product, context)))
     return found[0]
 
 

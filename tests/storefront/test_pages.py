@@ -11,26 +11,16 @@ from pytest_django import Settings
 
 from catalog.models import Merchant, Product
 from catalog.services import merchant_storefront_update, product_update, shopper_profile_upsert
-from personalization.context import ShopperContext
 from personalization.services import bucket_policy_update
 from personalization.tokens import shopper_token_read
-from rendering.models import Video
-from rendering.services import segment_render, video_assemble, video_request
 from storefront import pages
-from tests.factories import make_merchant, make_product
+from tests.factories import make_merchant, make_product, make_ready_video
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]
 
 DISCOVERY = re.compile(
     r'<link rel="alternate" type="application/json\+oembed" href="([^"]+)" title="([^"]+)">'
 )
-
-
-def ready_video(product: Product, context: str = "generic", aspect: str = "16:9") -> Video:
-    request = video_request(product=product, context=ShopperContext.parse(context), aspect=aspect)
-    for segment in request.segments:
-        segment_render(segment=segment)
-    return video_assemble(video=request.video)
 
 
 @pytest.fixture
@@ -191,7 +181,7 @@ def test_the_player_falls_back_to_the_generic_file_when_the_api_cannot_answer(
     client: Client, shop: Merchant
 ) -> None:
     assert "fallback-src" not in client.get("/embed/demo/JACKET").content.decode()
-    video = ready_video(Product.objects.get(sku="JACKET"))
+    video = make_ready_video(Product.objects.get(sku="JACKET"))
     page = client.get("/embed/demo/JACKET").content.decode()
     assert f'fallback-src="http://testserver{video.file.url}"' in page
 
@@ -259,7 +249,7 @@ def test_oembed_has_a_thumbnail_once_the_generic_video_is_ready(
 ) -> None:
     url = "http://testserver/shop/demo/JACKET"
     assert "thumbnail_url" not in oembed(client, url).json()
-    video = ready_video(Product.objects.get(sku="JACKET"))
+    video = make_ready_video(Product.objects.get(sku="JACKET"))
     body = oembed(client, url).json()
     assert body["thumbnail_url"] == f"http://testserver{video.poster.url}"
     profile = settings.SCENECART_PROFILES["16:9"]

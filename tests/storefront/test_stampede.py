@@ -13,13 +13,11 @@ import pytest
 import requests
 from pytest_django.live_server_helper import LiveServer
 
-from personalization.context import ShopperContext
 from personalization.services import bucket_policy_update
 from rendering.models import Video
-from rendering.services import segment_render, video_assemble, video_request
 from scenecart.celery import app
 from tests.conftest import _purge_broker
-from tests.factories import make_merchant, make_product
+from tests.factories import make_merchant, make_product, make_ready_video
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("small_videos")]
 
@@ -48,10 +46,7 @@ def test_a_thousand_concurrent_misses_queue_one_render(live_server: LiveServer) 
         allow_public_hints=True,
     )
     product = make_product(merchant, sku="JACKET")
-    generic = video_request(product=product, context=ShopperContext(), aspect="16:9")
-    for segment in generic.segments:
-        segment_render(segment=segment)
-    video_assemble(video=generic.video)
+    make_ready_video(product)
     _purge_broker()  # only what the storefront queues from here on counts
 
     url = f"{live_server.url}/api/v1/videos/shop/JACKET?aspect=16:9&climate=rainy"
@@ -79,10 +74,7 @@ def test_an_unapproved_variant_queues_nothing_under_load(live_server: LiveServer
     merchant = make_merchant(slug="shop")
     bucket_policy_update(merchant=merchant, allow_public_hints=True)
     product = make_product(merchant, sku="JACKET")
-    generic = video_request(product=product, context=ShopperContext(), aspect="16:9")
-    for segment in generic.segments:
-        segment_render(segment=segment)
-    video_assemble(video=generic.video)
+    make_ready_video(product)
     _purge_broker()
 
     url = f"{live_server.url}/api/v1/videos/shop/JACKET?climate=snowy&aesthetic=cozy"
