@@ -272,7 +272,15 @@ def video_lookup(request: HttpRequest, merchant: str, sku: str) -> HttpResponse:
     chosen: Variant | None = variants[served] if served else None
     # Storage URLs are site-relative on local storage, absolute on S3 or a CDN.
     site = f"{request.scheme}://{request.get_host()}"
-    status_ = "pending" if served is None else "ready" if served == exact else "fallback"
+    # ready: nothing better is coming (the shopper's own variant, or the best one the merchant
+    # approves for them); fallback: a stand-in while a better one renders (or after it failed).
+    status_ = (
+        "pending"
+        if served is None
+        else "ready"
+        if requested in ("ready", "unapproved")
+        else "fallback"
+    )
     body = {
         "status": status_,
         "src": _absolute(site, chosen.src) if chosen else None,

@@ -21,8 +21,9 @@ class VideoLookupSerializer(serializers.Serializer):
     status = serializers.ChoiceField(
         choices=["ready", "fallback", "pending"],
         help_text=(
-            "ready: the shopper's own variant; fallback: the best other ready variant; "
-            "pending: nothing ready yet (src is null)."
+            "ready: nothing better is coming (the shopper's own variant, or the best one the "
+            "merchant approves for them); fallback: the best ready stand-in while a better "
+            "variant renders (or after it failed); pending: nothing ready yet (src is null)."
         ),
     )
     src = serializers.URLField(allow_null=True)

@@ -33,8 +33,7 @@
 
   var NOTES = {
     rendering: "This shopper’s own variant is rendering; it replaces this one when ready.",
-    missing: "This shopper’s variant has not been generated.",
-    unapproved: "This shopper’s variant is not among the shop’s approved variants.",
+    unapproved: "The shop does not render this shopper’s exact context; this is the closest variant it approves.",
     failed: "This shopper’s variant failed to render.",
   };
 

@@ -81,7 +81,8 @@ def test_an_unapproved_variant_never_triggers_a_render(
     client: Client, shop: tuple[Merchant, Product]
 ) -> None:
     body = lookup(client, "shop", "JACKET", climate="snowy", time="night").json()
-    assert body["status"] == "fallback"
+    # Nothing better is coming: the generic video is this shopper's final answer.
+    assert body["status"] == "ready"
     assert body["variant"] == "generic"
     assert body["requested"] == "unapproved"
     assert body["personalized"] is False
@@ -100,6 +101,14 @@ def test_dimensions_are_dropped_in_a_fixed_order(
     assert body["variant"] == "climate=rainy"
     assert body["status"] == "fallback"
     assert body["requested"] == "rendering"  # rainy+minimalist is approved and now queued
+    make_ready_video(shop[1], "climate=rainy,aesthetic=minimalist")
+    final = lookup(
+        client, "shop", "JACKET", climate="rainy", aesthetic="minimalist", time="night"
+    ).json()
+    # The best approved variant for this shopper: nothing better is coming.
+    assert (final["status"], final["variant"], final["requested"]) == (
+        "ready", "climate=rainy,aesthetic=minimalist", "unapproved",
+    )  # fmt: skip
 
 
 def test_dimensions_the_merchant_does_not_count_are_ignored(
