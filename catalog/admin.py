@@ -18,6 +18,7 @@ from django.utils.html import format_html
 from . import services
 from .models import BrandKit, Membership, Merchant, Product, ProductImage, ShopperProfile
 from .selectors import merchant_forget, merchants_for_user
+from .uploads import image_upload_check
 
 
 def _is_member(request: HttpRequest) -> bool:
@@ -166,7 +167,7 @@ class BrandKitForm(forms.ModelForm):
         return upload
 
     def clean_logo(self) -> object:
-        return self._check("logo", services.open_uploaded_image)
+        return self._check("logo", image_upload_check)
 
     def clean_font(self) -> object:
         return self._check("font", services.check_uploaded_font)

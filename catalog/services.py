@@ -3,13 +3,13 @@
 import hashlib
 import io
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from PIL import Image, UnidentifiedImageError
 
 from .cutout import make_cutout
 from .models import (
@@ -22,9 +22,7 @@ from .models import (
     new_token_secret,
 )
 from .selectors import merchant_forget
-
-# Pillow refuses larger images as decompression bombs; a product photo never needs more.
-MAX_IMAGE_PIXELS = 40_000_000
+from .uploads import CheckedImage, image_upload_check
 
 
 def merchant_create(*, name: str, slug: str) -> Merchant:
@@ -82,14 +80,17 @@ def brand_kit_update(
     because segment keys are built from them: a new logo re-renders the outros and nothing else.
     """
     checks = {
-        "logo": open_uploaded_image,
+        "logo": image_upload_check,
         "font": check_uploaded_font,
         "music": check_uploaded_audio,
     }
     uploads = {"logo": logo, "font": font, "music": music}
+    logo_checked: CheckedImage | None = None
     for field, upload in uploads.items():
         if upload:
-            checks[field](upload[1], filename=upload[0])
+            checked = checks[field](upload[1], filename=upload[0])
+            if field == "logo":
+                logo_checked = checked  # type: ignore[assignment]
     kit, _ = BrandKit.objects.get_or_create(merchant=merchant)
     if primary_color is not None:
         kit.primary_color = primary_color
@@ -108,6 +109,10 @@ def brand_kit_update(
             setattr(kit, f"{field}_hash", "")
             continue
         filename, content = upload
+        if field == "logo" and logo_checked is not None:
+            # The logo is stored normalized like every image (upright, sRGB, no metadata).
+            content = logo_checked.content
+            filename = f"{Path(filename).stem or 'logo'}.{logo_checked.suffix}"
         setattr(kit, f"{field}_hash", hashlib.sha256(content).hexdigest())
         file_field.save(filename, ContentFile(content), save=False)
     kit.save()
@@ -161,24 +166,21 @@ def product_update(*, product: Product, **fields: Any) -> Product:
 def product_image_add(
     *, product: Product, filename: str, content: bytes, alt: str = "", position: int | None = None
 ) -> ProductImage:
-    """Store a product photo once per content; the same bytes added twice return the first row.
-
-    The file is checked to be an image Pillow can decode before anything is written.
+    """Store a product photo once per content; the same picture added twice returns the first
+    row. The upload is checked and normalized (``catalog.uploads``) before anything is written;
+    a refused file raises ``ImageRefused`` naming the file and the reason, and stores nothing.
     """
-    image = open_uploaded_image(content, filename=filename)
-    content_hash = hashlib.sha256(content).hexdigest()
+    checked = image_upload_check(content, filename=filename)
+    content_hash = checked.content_hash
     existing = product.images.filter(content_hash=content_hash).first()
     if existing is not None:
         return existing
     if position is None:
         last = product.images.order_by("-position").values_list("position", flat=True).first()
         position = (last or 0) + 1
-    suffix = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "TIFF": "tif"}.get(
-        image.format or "", "img"
-    )
     row = ProductImage(product=product, content_hash=content_hash, position=position, alt=alt)
     with transaction.atomic():
-        row.file.save(f"{content_hash}.{suffix}", ContentFile(content), save=False)
+        row.file.save(f"{content_hash}.{checked.suffix}", ContentFile(checked.content), save=False)
         try:
             row.full_clean()
             row.save()
@@ -234,24 +236,6 @@ def shopper_profile_upsert(
     profile.full_clean()
     profile.save()
     return profile
-
-
-def open_uploaded_image(content: bytes, *, filename: str) -> Image.Image:
-    if not content:
-        raise ValidationError(f"{filename}: the file is empty.")
-    try:
-        with Image.open(io.BytesIO(content)) as probe:
-            probe.verify()
-        image = Image.open(io.BytesIO(content))
-        if image.width * image.height > MAX_IMAGE_PIXELS:
-            raise ValidationError(
-                f"{filename}: {image.width}×{image.height} pixels is more than a product "
-                f"photo needs (at most {MAX_IMAGE_PIXELS:,} pixels)."
-            )
-        image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ValidationError(f"{filename}: not an image Scenecart can read ({exc}).") from exc
-    return image
 
 
 def check_uploaded_audio(content: bytes, *, filename: str) -> None:
