@@ -72,7 +72,7 @@ def image_upload_check(content: bytes, *, filename: str) -> CheckedImage:
             f"{filename}: {len(content) / 1e6:.0f} MB is more than a product photo needs "
             f"(at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB)."
         )
-    sniffed = _sniff(content)
+    sniffed = sniff_image_format(content)
     if sniffed is None:
         raise ImageRefused(
             f"{filename}: {_describe(content)}, not an image Scenecart accepts; "
@@ -106,7 +106,8 @@ def image_upload_check(content: bytes, *, filename: str) -> CheckedImage:
     return _encode(normalized, source_format=source_format)
 
 
-def _sniff(content: bytes) -> str | None:
+def sniff_image_format(content: bytes) -> str | None:
+    """The accepted format these bytes start like (Pillow's name), or None."""
     for signature, offset, name in _SIGNATURES:
         if content[offset : offset + len(signature)] == signature:
             if name == "WEBP" and content[:4] != b"RIFF":

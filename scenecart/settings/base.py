@@ -208,6 +208,15 @@ SCENECART_WEATHER_URL = env.str(
 SCENECART_WEATHER_TIMEOUT = env.float("SCENECART_WEATHER_TIMEOUT", default=0.3)
 SCENECART_WEATHER_CACHE_SECONDS = env.int("SCENECART_WEATHER_CACHE_SECONDS", default=30 * 60)
 
+# --- Catalog imports ----------------------------------------------------------------------
+# Images named by URL in merchants' feeds are fetched by workers (catalog/fetch.py). Hosts
+# listed here may resolve to loopback or private addresses (tests, a feed server on the LAN);
+# every other host that does is refused.
+SCENECART_FETCH_ALLOWED_HOSTS = env.list("SCENECART_FETCH_ALLOWED_HOSTS", default=[])
+SCENECART_FETCH_TIMEOUT = env.float("SCENECART_FETCH_TIMEOUT", default=10.0)
+SCENECART_FETCH_MAX_BYTES = env.int("SCENECART_FETCH_MAX_BYTES", default=25 * 1024 * 1024)
+SCENECART_FETCH_RETRIES = env.int("SCENECART_FETCH_RETRIES", default=2)
+
 # --- Celery -----------------------------------------------------------------------------------
 # Without Redis the broker is kombu's filesystem transport: a real worker process takes tasks
 # from files under SCENECART_VAR_DIR, so the demo runs with nothing but Python installed.
