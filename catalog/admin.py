@@ -16,7 +16,15 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from . import services
-from .models import BrandKit, Membership, Merchant, Product, ProductImage, ShopperProfile
+from .models import (
+    BrandKit,
+    Membership,
+    Merchant,
+    Product,
+    ProductImage,
+    ProductImageSource,
+    ShopperProfile,
+)
 from .selectors import merchant_forget, merchants_for_user
 from .uploads import image_upload_check
 
@@ -223,12 +231,33 @@ class ProductImageInline(MerchantScopedMixin, admin.TabularInline):
         return False
 
 
+class ProductImageSourceInline(MerchantScopedMixin, admin.TabularInline):
+    """Images a catalog import named by URL, and why any of them is missing."""
+
+    model = ProductImageSource
+    merchant_path = "product__merchant"
+    extra = 0
+    fields = ["position", "url", "state"]
+    readonly_fields = fields
+    verbose_name_plural = "Imported images"
+
+    @admin.display(description="State")
+    def state(self, obj: ProductImageSource) -> str:
+        return str(obj) if obj.status == obj.Status.FAILED else obj.get_status_display()
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
 @admin.register(Product)
 class ProductAdmin(MerchantScopedAdmin):
     list_display = ["title", "sku", "merchant", "price", "currency", "status", "updated_at"]
     list_filter = ["status", "merchant"]
     search_fields = ["title", "sku", "category"]
-    inlines = [ProductImageInline]
+    inlines = [ProductImageInline, ProductImageSourceInline]
 
     def get_list_filter(self, request: HttpRequest) -> list[str]:
         return ["status", "merchant"] if request.user.is_superuser else ["status"]

@@ -227,3 +227,36 @@ class ShopperProfile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.external_id} ({self.merchant})"
+
+
+class ProductImageSource(models.Model):
+    """An image a catalog import named by URL: fetched by a worker (catalog.fetch), never in
+    the merchant's request. A failed fetch keeps its reason, which the admin shows as
+    "image missing: <reason>"; the product itself is imported all the same."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        FETCHED = "fetched", "Fetched"
+        FAILED = "failed", "Image missing"
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="image_sources")
+    url = models.URLField(max_length=2000)
+    position = models.PositiveIntegerField(default=1)
+    alt = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    image = models.ForeignKey(
+        ProductImage, null=True, blank=True, on_delete=models.SET_NULL, related_name="sources"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["product", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "url"], name="imagesource_unique_url")
+        ]
+
+    def __str__(self) -> str:
+        if self.status == self.Status.FAILED:
+            return f"image missing: {self.error}"
+        return f"{self.url} ({self.get_status_display()})"

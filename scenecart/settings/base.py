@@ -253,6 +253,7 @@ CELERY_TASK_ROUTES = {
     "rendering.assemble_video": {"queue": "assemble"},
     "rendering.plan_video": {"queue": "default"},
     "catalog.cutout_product_image": {"queue": "default"},
+    "catalog.fetch_product_image": {"queue": "default"},
 }
 SCENECART_WORKER_QUEUES = "default,render.local,render.remote,assemble"
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -93,6 +93,10 @@ def product_form(product: Product, **changes: str) -> dict[str, str]:
         "images-INITIAL_FORMS": "0",
         "images-MIN_NUM_FORMS": "0",
         "images-MAX_NUM_FORMS": "1000",
+        "image_sources-TOTAL_FORMS": "0",
+        "image_sources-INITIAL_FORMS": "0",
+        "image_sources-MIN_NUM_FORMS": "0",
+        "image_sources-MAX_NUM_FORMS": "1000",
     }
     data.update(changes)
     return data

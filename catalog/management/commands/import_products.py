@@ -1,0 +1,46 @@
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from catalog.importers import ImportFormatError
+from catalog.importing import FORMATS, catalog_import
+from catalog.selectors import CatalogLookupError, merchant_get
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a Shopify product CSV or a Google Merchant Center feed (TSV, RSS or Atom): "
+        "products are created or updated in place by SKU, refused rows are listed by line, and "
+        "images named by URL are fetched by the workers."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--merchant", required=True)
+        parser.add_argument("--format", choices=FORMATS, help="Guessed from the file if omitted.")
+        parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+        parser.add_argument("file", type=Path)
+
+    def handle(self, *args: object, **options: object) -> None:
+        path: Path = options["file"]  # type: ignore[assignment]
+        try:
+            merchant = merchant_get(slug=str(options["merchant"]))
+            report = catalog_import(
+                merchant=merchant,
+                content=path.read_bytes(),
+                filename=path.name,
+                format=options["format"] or None,  # type: ignore[arg-type]
+            )
+        except (CatalogLookupError, OSError, ImportFormatError) as exc:
+            raise CommandError(str(exc)) from exc
+        if options["json"]:
+            self.stdout.write(json.dumps(report.to_dict()))
+            return
+        self.stdout.write(
+            f"{path.name} ({report.format}): {len(report.created)} created, "
+            f"{len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+            f"{len(report.refused)} rows refused, {report.images_queued} images queued for the "
+            "workers."
+        )
+        for row in report.refused:
+            self.stderr.write(f"  line {row.line}: {row.reason}")
