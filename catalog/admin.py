@@ -10,9 +10,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import ForeignKey, Model, QuerySet
 from django.forms import ModelChoiceField
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 from django.utils.html import format_html
 
 from . import services
@@ -252,12 +255,70 @@ class ProductImageSourceInline(MerchantScopedMixin, admin.TabularInline):
         return False
 
 
+class CatalogImportForm(forms.Form):
+    merchant = forms.ModelChoiceField(queryset=Merchant.objects.none())
+    file = forms.FileField(
+        help_text="A Shopify product CSV export, or a Google Merchant Center feed (TSV, RSS, Atom)."
+    )
+    format = forms.ChoiceField(
+        choices=[("", "Recognise it"), ("shopify", "Shopify CSV"), ("google", "Google feed")],
+        required=False,
+    )
+
+    def __init__(self, *args: Any, merchants: QuerySet[Merchant], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["merchant"]
+        field.queryset = merchants  # type: ignore[attr-defined]
+        if merchants.count() == 1:
+            field.initial = merchants.first()
+
+
 @admin.register(Product)
 class ProductAdmin(MerchantScopedAdmin):
     list_display = ["title", "sku", "merchant", "price", "currency", "status", "updated_at"]
     list_filter = ["status", "merchant"]
     search_fields = ["title", "sku", "category"]
     inlines = [ProductImageInline, ProductImageSourceInline]
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="catalog_product_import",
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        """Import a catalog export into one of the user's shops, with the report by line."""
+        from .importers import ImportFormatError
+        from .importing import catalog_import
+
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        merchants = merchants_for_user(user=request.user)
+        form = CatalogImportForm(request.POST or None, request.FILES or None, merchants=merchants)
+        report = None
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                report = catalog_import(
+                    merchant=form.cleaned_data["merchant"],
+                    content=upload.read(),
+                    filename=upload.name,
+                    format=form.cleaned_data["format"] or None,
+                )
+            except ImportFormatError as exc:
+                form.add_error("file", str(exc))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import a catalog",
+            "opts": self.model._meta,
+            "form": form,
+            "report": report,
+        }
+        return TemplateResponse(request, "admin/catalog/product/import.html", context)
 
     def get_list_filter(self, request: HttpRequest) -> list[str]:
         return ["status", "merchant"] if request.user.is_superuser else ["status"]

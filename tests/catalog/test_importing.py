@@ -192,3 +192,38 @@ def test_the_admin_product_page_says_why_an_image_is_missing(admin_client: Any) 
         "image missing: the host &#x27;10.9.8.7&#x27; resolves to 10.9.8.7, a private address"
         in page
     )
+
+
+@pytest.mark.django_db
+def test_a_merchant_imports_from_the_admin_into_their_own_shop_only(client: Any) -> None:
+    from django.contrib.auth import get_user_model
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from catalog.services import membership_grant
+
+    alpha, bravo = make_merchant(slug="alpha"), make_merchant(slug="bravo")
+    alice = get_user_model().objects.create_user(username="alice", password="pw", is_staff=True)
+    membership_grant(merchant=alpha, user=alice)
+    client.force_login(alice)
+    url = "/admin/catalog/product/import/"
+    assert "Import a catalog" in client.get("/admin/catalog/product/").content.decode()
+    content = shopify_csv(
+        product_row("mug", "Camp Mug", "18.00"), product_row("stove", "Camp Stove", "twelve")
+    )
+    page = client.post(
+        url, {"merchant": alpha.pk, "file": SimpleUploadedFile("export.csv", content)}
+    ).content.decode()
+    assert "1 created" in page and "1 rows refused" in page
+    assert "<td>3</td><td>" in page and "twelve" in page
+    assert Product.objects.get(sku="mug").merchant == alpha
+
+    # Bravo's id is not a choice for Alice: nothing is imported there.
+    refused = client.post(
+        url, {"merchant": bravo.pk, "file": SimpleUploadedFile("export.csv", content)}
+    ).content.decode()
+    assert "Select a valid choice" in refused
+    assert not Product.objects.filter(merchant=bravo).exists()
+    junk = client.post(
+        url, {"merchant": alpha.pk, "file": SimpleUploadedFile("notes.pdf", b"%PDF-1.7")}
+    ).content.decode()
+    assert "notes.pdf" in junk and "errorlist" in junk
