@@ -55,6 +55,19 @@ class Merchant(models.Model):
             "Only these may call the storefront API from a browser or frame the video player."
         ),
     )
+    monthly_budget = models.DecimalField(
+        "monthly budget (USD)",
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=(
+            "The most this shop spends on paid AI rendering in a calendar month; new paid "
+            "work stops being submitted when it is reached. Empty: no cap. The built-in "
+            "renderer is free and never counts."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

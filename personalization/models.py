@@ -52,6 +52,13 @@ class BucketPolicy(models.Model):
         validators=[MaxValueValidator(50)],
         help_text="Share of shoppers (0–50 %) who always get the generic video, to measure lift.",
     )
+    require_approval = models.BooleanField(
+        default=False,
+        help_text=(
+            "Serve only variants you approved on the product page; until then shoppers get "
+            "the best approved stand-in (or nothing)."
+        ),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

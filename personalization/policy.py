@@ -30,6 +30,7 @@ class Policy:
     allow_public_hints: bool = False
     require_consent: bool = False
     holdout_percent: int = 0
+    require_approval: bool = False
 
     def project(self, context: ShopperContext) -> ShopperContext:
         """The context cut to the dimensions this merchant's variants differ by."""
@@ -57,7 +58,7 @@ def candidates(context: ShopperContext) -> tuple[ShopperContext, ...]:
 
 
 def _cache_key(merchant_id: int) -> str:
-    return f"bucket-policy:{merchant_id}"
+    return f"bucket-policy:v2:{merchant_id}"
 
 
 def policy_for(*, merchant: Merchant) -> Policy:
@@ -80,6 +81,7 @@ def _policy_from_row(row: BucketPolicy | None) -> Policy:
         allow_public_hints=row.allow_public_hints,
         require_consent=row.require_consent,
         holdout_percent=row.holdout_percent,
+        require_approval=row.require_approval,
     )
 
 

@@ -1,3 +1,6 @@
+from decimal import Decimal
+
+from django.conf import settings
 from django.db import models
 
 from catalog.models import Merchant, Product
@@ -32,10 +35,19 @@ class Segment(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     rendered_at = models.DateTimeField(null=True, blank=True)
     render_seconds = models.FloatField(null=True, blank=True)
+    # Varies the pixels of a re-render the merchant asked for (a rejected variant's scene);
+    # part of the key, so 0 keeps the segment shared.
+    seed = models.PositiveIntegerField(default=0)
+    # What this segment costs (USD): the price table's figure when it is planned, the
+    # provider's actual charge once known. Counted against the merchant's monthly budget.
+    cost = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("0"))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["status", "claimed_at"])]
+        indexes = [
+            models.Index(fields=["status", "claimed_at"]),
+            models.Index(fields=["merchant", "created_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.key[:12]} ({self.status})"
@@ -49,6 +61,11 @@ class Video(models.Model):
         ASSEMBLING = "assembling", "Assembling"
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
+
+    class Approval(models.TextChoices):
+        PENDING = "pending", "Awaiting review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
 
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="videos")
     bucket = models.CharField(max_length=255)
@@ -66,6 +83,15 @@ class Video(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     ready_at = models.DateTimeField(null=True, blank=True)
+    # The merchant's review of these pixels: a new recipe (new image, re-render) needs a new
+    # review. A rejected variant is re-rendered with the next seed.
+    approval = models.CharField(max_length=10, choices=Approval.choices, default=Approval.PENDING)
+    review_note = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    seed = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -91,3 +117,66 @@ class VideoSegment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.position}: {self.segment}"
+
+
+class BulkJob(models.Model):
+    """One "generate videos" request of a merchant: products × contexts × aspects on one
+    backend, estimated before it is confirmed, submitted by a worker, followed on a progress
+    page. Its items point at the (shared) Video rows, so progress is the videos' own state."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="bulk_jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    backend = models.CharField(max_length=50)
+    contexts = models.JSONField(help_text="The buckets to generate, e.g. climate=rainy.")
+    aspects = models.JSONField()
+    estimate = models.JSONField(default=dict, help_text="The estimate shown before confirming.")
+    submitted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When every item had been handed to the workers."
+    )
+    stopped_reason = models.TextField(
+        blank=True, help_text="Why new paid work stopped being submitted (the budget)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "bulk generation"
+
+    def __str__(self) -> str:
+        return f"Generation #{self.pk} of {self.merchant}"
+
+
+class BulkItem(models.Model):
+    """One video of a bulk job: a product in one context and aspect."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Waiting to be submitted"
+        SUBMITTED = "submitted", "Submitted"
+        HELD = "held", "Held: budget reached"
+        ERROR = "error", "Could not be planned"
+
+    job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="items")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    bucket = models.CharField(max_length=255)
+    aspect = models.CharField(max_length=8)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    video = models.ForeignKey(
+        Video, null=True, blank=True, on_delete=models.SET_NULL, related_name="bulk_items"
+    )
+    error = models.TextField(blank=True)
+    cost = models.DecimalField(
+        max_digits=10, decimal_places=4, default=Decimal("0"), help_text="New paid work (USD)."
+    )
+
+    class Meta:
+        ordering = ["job", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "product", "bucket", "aspect"], name="bulkitem_unique_video"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product.sku} [{self.bucket}] {self.aspect}"

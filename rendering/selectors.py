@@ -3,16 +3,18 @@
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from functools import lru_cache
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
+from django.utils import timezone
 
-from catalog.models import Product
+from catalog.models import Merchant, Product
 from scenecart.cache import forget, read_through
 
-from .models import Segment, Video
+from .models import BulkItem, BulkJob, Segment, Video
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +28,17 @@ class Variant:
     error: str
     planned: bool  # segments chosen (False: the storefront asked, planning has not run yet)
     updated_at: datetime
+    approval: str = Video.Approval.PENDING
 
     @property
     def ready(self) -> bool:
         return self.status == Video.Status.READY and bool(self.src)
+
+    def servable(self, *, require_approval: bool) -> bool:
+        """Ready, never rejected, and approved where the merchant requires it."""
+        if not self.ready or self.approval == Video.Approval.REJECTED:
+            return False
+        return self.approval == Video.Approval.APPROVED or not require_approval
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +48,7 @@ class ProductVariants:
 
 
 def _variants_key(product_id: int, aspect: str) -> str:
-    return f"variants:{product_id}:{aspect}"
+    return f"variants:v2:{product_id}:{aspect}"
 
 
 @lru_cache(maxsize=4096)
@@ -76,7 +85,7 @@ def product_variants(*, merchant_id: int, sku: str, aspect: str) -> ProductVaria
 
 def _variants_of(product_id: int, aspect: str) -> ProductVariants:
     rows = Video.objects.filter(product_id=product_id, aspect=aspect).values_list(
-        "pk", "bucket", "status", "file", "poster", "error", "recipe_key", "updated_at"
+        "pk", "bucket", "status", "file", "poster", "error", "recipe_key", "updated_at", "approval"
     )
     return ProductVariants(
         product_id=product_id,
@@ -91,8 +100,9 @@ def _variants_of(product_id: int, aspect: str) -> ProductVariants:
                 error=error,
                 planned=bool(recipe),
                 updated_at=updated,
+                approval=approval,
             )
-            for pk, bucket, status, file, poster, error, recipe, updated in rows
+            for pk, bucket, status, file, poster, error, recipe, updated, approval in rows
         },
     )
 
@@ -123,3 +133,153 @@ def videos_for_products(*, products: list[Product], aspect: str) -> dict[int, li
     for product_videos in found.values():
         product_videos.sort(key=lambda v: (v.bucket != "generic", v.bucket))
     return found
+
+
+def month_start(now: datetime | None = None) -> datetime:
+    """Midnight on the first of the current month, in the project's time zone."""
+    local = timezone.localtime(now or timezone.now())
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def merchant_spend_this_month(*, merchant: Merchant) -> Decimal:
+    """USD committed this calendar month: every paid segment planned since the first,
+    rendered or on its way (a failed render is not charged)."""
+    total = (
+        Segment.objects.filter(merchant=merchant, created_at__gte=month_start(), cost__gt=0)
+        .exclude(status=Segment.Status.FAILED)
+        .aggregate(total=Sum("cost"))["total"]
+    )
+    return total or Decimal("0")
+
+
+@dataclass(frozen=True, slots=True)
+class BulkFailure:
+    item_id: int
+    sku: str
+    title: str
+    bucket: str
+    aspect: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BulkProgress:
+    """How far a bulk job is, from its items and the videos they point at."""
+
+    job_id: int
+    total: int
+    done: int
+    failed: int
+    remaining: int
+    state: str  # "planning", "rendering", "finished"
+    segments_total: int
+    segments_ready: int
+    eta_seconds: float | None
+    stopped_reason: str
+    failures: list[BulkFailure]
+
+    @property
+    def percent(self) -> int:
+        """Share of items settled (ready or failed), rounded down: 100 only when all are."""
+        return 100 if not self.total else (100 * (self.done + self.failed)) // self.total
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "job": self.job_id,
+            "total": self.total,
+            "done": self.done,
+            "failed": self.failed,
+            "remaining": self.remaining,
+            "percent": self.percent,
+            "state": self.state,
+            "segments_total": self.segments_total,
+            "segments_ready": self.segments_ready,
+            "eta_seconds": None if self.eta_seconds is None else round(self.eta_seconds),
+            "stopped_reason": self.stopped_reason,
+            "failures": [
+                {
+                    "item": f.item_id,
+                    "sku": f.sku,
+                    "title": f.title,
+                    "bucket": f.bucket,
+                    "aspect": f.aspect,
+                    "reason": f.reason,
+                }
+                for f in self.failures
+            ],
+        }
+
+
+def bulk_progress(*, job: BulkJob, failures_limit: int = 200) -> BulkProgress:
+    """Done (video ready), failed (video failed, held by the budget, or not plannable) and
+    remaining items of a bulk job, with an ETA from the pace of its renders so far."""
+    columns = [
+        "pk", "state", "error", "video_id", "video__status", "video__error",
+        "product__sku", "product__title", "bucket", "aspect",
+    ]  # fmt: skip
+    rows = list(job.items.values_list(*columns))
+    done = failed = 0
+    failures: list[BulkFailure] = []
+    video_ids = []
+    for pk, state, error, video_id, video_status, video_error, sku, title, bucket, aspect in rows:
+        if video_id:
+            video_ids.append(video_id)
+        reason = ""
+        if state in (BulkItem.State.HELD, BulkItem.State.ERROR):
+            reason = error
+        elif state == BulkItem.State.SUBMITTED and video_status == Video.Status.FAILED:
+            reason = video_error or "The render failed."
+        elif state == BulkItem.State.SUBMITTED and video_status == Video.Status.READY:
+            done += 1
+            continue
+        else:
+            continue
+        failed += 1
+        if len(failures) < failures_limit:
+            failures.append(BulkFailure(pk, sku, title, bucket, aspect, reason))
+    total = len(rows)
+    remaining = total - done - failed
+    segments = Segment.objects.filter(parts__video_id__in=video_ids).distinct()
+    segments_total = segments.count()
+    segments_ready = segments.filter(status=Segment.Status.READY).count()
+    if job.submitted_at is None and remaining:
+        state = "planning"
+    elif remaining:
+        state = "rendering"
+    else:
+        state = "finished"
+    return BulkProgress(
+        job_id=job.pk,
+        total=total,
+        done=done,
+        failed=failed,
+        remaining=remaining,
+        state=state,
+        segments_total=segments_total,
+        segments_ready=segments_ready,
+        eta_seconds=_eta(job, segments, remaining, segments_total - segments_ready),
+        stopped_reason=job.stopped_reason,
+        failures=failures,
+    )
+
+
+def _eta(
+    job: BulkJob, segments: QuerySet[Segment], remaining: int, segments_left: int
+) -> float | None:
+    """Seconds until the job is done at the pace of the segments rendered since it started;
+    before the first one, the estimate shown when the job was confirmed, less time spent."""
+    if not remaining:
+        return 0.0
+    elapsed = (timezone.now() - job.created_at).total_seconds()
+    rendered = segments.filter(rendered_at__gte=job.created_at).count()
+    if rendered and segments_left:
+        return elapsed / rendered * segments_left
+    planned = float(job.estimate.get("wall_seconds") or 0)
+    return max(planned - elapsed, 0.0) if planned else None
+
+
+def variants_for_review(*, product: Product) -> list[Video]:
+    """Every variant of a product for its review grid: by aspect, the generic video first."""
+    videos = list(Video.objects.filter(product=product).select_related("reviewed_by"))
+    videos.sort(key=lambda v: (v.aspect, v.bucket != "generic", v.bucket))
+    return videos

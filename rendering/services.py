@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,8 @@ class SegmentSpec:
     profile: OutputProfile
     backend: RenderBackend
     inputs: dict[str, str]
+    seed: int = 0
+    cost: Decimal = Decimal("0")  # USD, from the price table (SCENECART_PRICES) or the backend
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,7 @@ def segment_key(
     plan: ScenePlan,
     inputs: dict[str, str],
     profile: OutputProfile,
+    seed: int = 0,
 ) -> str:
     """sha256 over everything that determines a segment's pixels.
 
@@ -84,6 +88,10 @@ def segment_key(
         "inputs": inputs,
         "profile": profile.to_dict(),
     }
+    if seed:
+        # Only re-renders carry a seed, so every segment rendered before seeds existed keeps
+        # its key.
+        material["seed"] = seed
     canonical = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -95,29 +103,60 @@ def segment_specs(
     aspect: str,
     backend_alias: str | None = None,
     seconds: dict[str, float] | None = None,
+    seed: int = 0,
+    make_cutouts: bool = True,
 ) -> list[SegmentSpec]:
+    """The segments of one video, with their cache keys and prices.
+
+    ``seed`` varies the personalized scene only (a re-render of a rejected variant): the
+    shared opening, offer and closing shots stay shared. ``make_cutouts=False`` is for
+    estimates: a product whose cutout is not made yet gets keys that match nothing, so its
+    segments count as still to render, which they are.
+    """
     profile = profile_for(aspect)
     backend = backend_for(backend_alias)
     brand_kit = BrandKit.objects.filter(merchant_id=product.merchant_id).first()
     plans = scene_plans_for(product=product, context=context, brand_kit=brand_kit, seconds=seconds)
-    product_inputs = _product_inputs(product=product, brand_kit=brand_kit)
+    product_inputs = _product_inputs(product=product, brand_kit=brand_kit, make_cutout=make_cutouts)
     brand_inputs = _brand_inputs(brand_kit=brand_kit)
     specs = []
     for plan in plans:
         # The outro shows no product: its key depends on the brand alone, so it is shared by
         # every product of the merchant and only a new logo or font re-renders it.
         inputs = brand_inputs if plan.kind == "outro" else product_inputs
+        plan_seed = seed if plan.kind == "scene" else 0
         key = segment_key(
             merchant_id=product.merchant_id,
             backend=backend,
             plan=plan,
             inputs=inputs,
             profile=profile,
+            seed=plan_seed,
         )
         specs.append(
-            SegmentSpec(key=key, plan=plan, profile=profile, backend=backend, inputs=inputs)
+            SegmentSpec(
+                key=key,
+                plan=plan,
+                profile=profile,
+                backend=backend,
+                inputs=inputs,
+                seed=plan_seed,
+                cost=segment_price(backend=backend, plan=plan, profile=profile),
+            )
         )
     return specs
+
+
+def segment_price(*, backend: RenderBackend, plan: ScenePlan, profile: OutputProfile) -> Decimal:
+    """What rendering this segment costs in USD: the operator's price table
+    (SCENECART_PRICES, USD per second of output by backend alias) when it names the backend,
+    else the backend's own estimate (the built-in renderer is free)."""
+    per_second = settings.SCENECART_PRICES.get(backend.alias)
+    if per_second is not None:
+        return (Decimal(str(per_second)) * Decimal(str(plan.seconds))).quantize(Decimal("0.0001"))
+    return backend.estimate_cost(
+        RenderJob(plan=plan, profile=profile, assets=RenderAssets(), seed=0)
+    )
 
 
 def segment_ensure(*, spec: SegmentSpec, merchant_id: int) -> Segment:
@@ -132,6 +171,8 @@ def segment_ensure(*, spec: SegmentSpec, merchant_id: int) -> Segment:
             "plan": spec.plan.to_dict(),
             "inputs": spec.inputs,
             "profile": spec.profile.to_dict(),
+            "seed": spec.seed,
+            "cost": spec.cost,
         },
     )
     return segment
@@ -173,7 +214,7 @@ def segment_render(*, segment: Segment) -> Segment:
     started = time.perf_counter()
     try:
         backend = backend_for(segment.backend)
-        job = RenderJob(plan=plan, profile=profile, assets=_assets_for(segment), seed=0)
+        job = RenderJob(plan=plan, profile=profile, assets=_assets_for(segment), seed=segment.seed)
         with tempfile.TemporaryDirectory(prefix="scenecart-segment-") as workdir:
             out_path = Path(workdir) / f"{segment.key}.mp4"
             seconds = profile.frames_for(plan.seconds) / profile.fps
@@ -237,6 +278,11 @@ def segment_followups(*, segment: Segment) -> None:
             assemble_video.delay(video.pk)
 
 
+def recipe_key(specs: list[SegmentSpec]) -> str:
+    """A video's version: the hash of its ordered segment keys."""
+    return hashlib.sha256("\n".join(spec.key for spec in specs).encode()).hexdigest()
+
+
 def video_request(
     *,
     product: Product,
@@ -244,20 +290,24 @@ def video_request(
     aspect: str,
     backend_alias: str | None = None,
     seconds: dict[str, float] | None = None,
+    specs: list[SegmentSpec] | None = None,
 ) -> VideoRequest:
     """Make sure the video for this product, context and aspect exists or is on its way.
 
     Only segments missing from the cache are rendered; a video whose segments all exist is
     queued straight for assembly; a video that is READY with the same recipe is left alone.
+    A variant the merchant rejected keeps its new seed. ``specs`` are this video's segments
+    when the caller has planned them already (``video_specs``).
     """
-    specs = segment_specs(
-        product=product,
-        context=context,
-        aspect=aspect,
-        backend_alias=backend_alias,
-        seconds=seconds,
-    )
-    recipe_key = hashlib.sha256("\n".join(spec.key for spec in specs).encode()).hexdigest()
+    if specs is None:
+        specs = video_specs(
+            product=product,
+            context=context,
+            aspect=aspect,
+            backend_alias=backend_alias,
+            seconds=seconds,
+        )
+    recipe = recipe_key(specs)
     with transaction.atomic():
         segments = [segment_ensure(spec=spec, merchant_id=product.merchant_id) for spec in specs]
         retry = [s for s in segments if s.status == Segment.Status.FAILED]
@@ -271,15 +321,20 @@ def video_request(
             product=product,
             bucket=context.bucket,
             aspect=profile_for(aspect).aspect,
-            defaults={"recipe_key": recipe_key, "backend": specs[0].backend.alias},
+            defaults={"recipe_key": recipe, "backend": specs[0].backend.alias},
         )
         video = Video.objects.select_for_update().get(pk=video.pk)
-        if created or video.recipe_key != recipe_key or video.status == Video.Status.FAILED:
-            video.recipe_key = recipe_key
+        if created or video.recipe_key != recipe or video.status == Video.Status.FAILED:
+            if video.recipe_key != recipe:
+                # New pixels need a new review.
+                video.approval = Video.Approval.PENDING
+            video.recipe_key = recipe
             video.backend = specs[0].backend.alias
             video.status = Video.Status.PENDING
             video.error = ""
-            video.save(update_fields=["recipe_key", "backend", "status", "error", "updated_at"])
+            video.save(
+                update_fields=["recipe_key", "backend", "status", "error", "approval", "updated_at"]
+            )
             video.parts.all().delete()
             VideoSegment.objects.bulk_create(
                 VideoSegment(video=video, segment=segment, position=index)
@@ -295,6 +350,35 @@ def video_request(
 
             transaction.on_commit(lambda: assemble_video.delay(video.pk))
     return VideoRequest(video=video, segments=segments, to_render=to_render)
+
+
+def video_specs(
+    *,
+    product: Product,
+    context: ShopperContext,
+    aspect: str,
+    backend_alias: str | None = None,
+    seconds: dict[str, float] | None = None,
+    make_cutouts: bool = True,
+) -> list[SegmentSpec]:
+    """``segment_specs`` for the variant's own seed (a rejected variant keeps its re-render)."""
+    seed = (
+        Video.objects.filter(
+            product=product, bucket=context.bucket, aspect=profile_for(aspect).aspect
+        )
+        .values_list("seed", flat=True)
+        .first()
+        or 0
+    )
+    return segment_specs(
+        product=product,
+        context=context,
+        aspect=aspect,
+        backend_alias=backend_alias,
+        seconds=seconds,
+        seed=seed,
+        make_cutouts=make_cutouts,
+    )
 
 
 def video_assemble(*, video: Video) -> Video:
@@ -473,7 +557,9 @@ def segment_export(*, segment: Segment, out_path: Path) -> Path:
     return out_path
 
 
-def _product_inputs(*, product: Product, brand_kit: BrandKit | None) -> dict[str, str]:
+def _product_inputs(
+    *, product: Product, brand_kit: BrandKit | None, make_cutout: bool = True
+) -> dict[str, str]:
     """Content hashes of what product segments are drawn from: the product's cutout (made now
     if the upload task has not got to it yet, so keys never change under a finished render)
     and the caption font."""
@@ -481,6 +567,8 @@ def _product_inputs(*, product: Product, brand_kit: BrandKit | None) -> dict[str
 
     image = product.images.order_by("position", "id").first()
     if image is not None and not image.cutout_kind:
+        if not make_cutout:
+            return {"product_image": f"uncut:{image.content_hash}", "product_kind": "", "font": ""}
         image = product_image_cutout(image=image)
     return {
         "product_image": image.cutout_hash if image else "",
@@ -544,3 +632,55 @@ def _local_copy(name: str, dest: Path) -> Path:
 
 def _bucket_slug(bucket: str) -> str:
     return slugify(bucket.replace("=", "-").replace(",", "_")) or "generic"
+
+
+class ReviewError(ValueError):
+    """A review that cannot be applied to the variant as it stands; the message says why."""
+
+
+def video_approve(*, video: Video, user: Any = None) -> Video:
+    """Approve a READY variant's pixels: where the merchant requires approval, the storefront
+    serves it from now on."""
+    with transaction.atomic():
+        video = Video.objects.select_for_update().get(pk=video.pk)
+        if video.status != Video.Status.READY:
+            raise ReviewError(
+                f"Only a ready video can be approved; this one is {video.get_status_display().lower()}."
+            )
+        video.approval = Video.Approval.APPROVED
+        video.reviewed_by = user if user is not None and user.is_authenticated else None
+        video.reviewed_at = timezone.now()
+        video.save(update_fields=["approval", "reviewed_by", "reviewed_at", "updated_at"])
+    _video_changed(video)
+    return video
+
+
+def video_reject(*, video: Video, note: str = "", user: Any = None) -> Video:
+    """Reject a variant and re-render its personalized scene with the next seed.
+
+    The shared shots (opening, offer, closing) are kept: they are the same in every variant
+    of the product. The rejected pixels are never served; the re-render needs a new review.
+    """
+    with transaction.atomic():
+        video = Video.objects.select_for_update().get(pk=video.pk)
+        if video.status not in (Video.Status.READY, Video.Status.FAILED):
+            raise ReviewError("This video is still being made; review it once it is ready.")
+        video.approval = Video.Approval.REJECTED
+        video.review_note = note.strip()[:2000]
+        video.reviewed_by = user if user is not None and user.is_authenticated else None
+        video.reviewed_at = timezone.now()
+        video.seed += 1
+        video.save(
+            update_fields=[
+                "approval", "review_note", "reviewed_by", "reviewed_at", "seed", "updated_at"
+            ]
+        )  # fmt: skip
+        _video_changed(video)
+        video_request(
+            product=video.product,
+            context=ShopperContext.parse(video.bucket),
+            aspect=video.aspect,
+            backend_alias=video.backend or None,
+        )
+    video.refresh_from_db()
+    return video

@@ -2,8 +2,8 @@
 
 from celery import shared_task
 
-from . import services
-from .models import Segment, Video
+from . import bulk, services
+from .models import BulkJob, Segment, Video
 
 
 @shared_task(name="rendering.render_segment", acks_late=True, reject_on_worker_lost=True)
@@ -38,6 +38,14 @@ def assemble_video(video_id: int) -> None:
     except Exception:
         # Recorded on the video (status FAILED with the reason); a new request retries it.
         return
+
+
+@shared_task(name="rendering.submit_bulk_job", acks_late=True, reject_on_worker_lost=True)
+def submit_bulk_job(job_id: int) -> None:
+    job = BulkJob.objects.filter(pk=job_id).select_related("merchant").first()
+    if job is None:
+        return
+    bulk.bulk_job_submit(job=job)
 
 
 @shared_task(name="rendering.housekeeping_sweep")

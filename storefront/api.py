@@ -252,7 +252,15 @@ def video_lookup(request: HttpRequest, merchant: str, sku: str) -> HttpResponse:
     ladder = candidates(resolution.context)
     variants = table.variants
     exact = ladder[0].bucket
-    served = next((c.bucket for c in ladder if (v := variants.get(c.bucket)) and v.ready), None)
+    require = policy.require_approval
+    served = next(
+        (
+            c.bucket
+            for c in ladder
+            if (v := variants.get(c.bucket)) and v.servable(require_approval=require)
+        ),
+        None,
+    )
     target = next(c.bucket for c in ladder if policy.approves(c.bucket))
     extra: dict[str, object] = {}
     if served == exact:
@@ -260,7 +268,7 @@ def video_lookup(request: HttpRequest, merchant: str, sku: str) -> HttpResponse:
     elif served is not None and ladder_index(ladder, served) <= ladder_index(ladder, target):
         requested = "unapproved"
     else:
-        requested, error = _target_state(table.product_id, target, aspect, variants)
+        requested, error = _target_state(table.product_id, target, aspect, variants, require)
         if error:
             extra["error"] = error
         if served is None and target != GENERIC_BUCKET and GENERIC_BUCKET not in variants:
@@ -278,7 +286,7 @@ def video_lookup(request: HttpRequest, merchant: str, sku: str) -> HttpResponse:
         "pending"
         if served is None
         else "ready"
-        if requested in ("ready", "unapproved")
+        if requested in ("ready", "unapproved", "in_review")
         else "fallback"
     )
     body = {
@@ -306,7 +314,7 @@ def video_lookup(request: HttpRequest, merchant: str, sku: str) -> HttpResponse:
 
 
 def _target_state(
-    product_id: int, bucket: str, aspect: str, variants: dict[str, Variant]
+    product_id: int, bucket: str, aspect: str, variants: dict[str, Variant], require: bool
 ) -> tuple[str, str]:
     """Where the variant to wait for stands; queue it (once) if nobody has asked yet."""
     variant = variants.get(bucket)
@@ -315,6 +323,9 @@ def _target_state(
         return "rendering", ""
     if variant.status == "failed":
         return "failed", variant.error
+    if variant.ready and not variant.servable(require_approval=require):
+        # Rendered, waiting for the merchant's review: nothing to poll for.
+        return "in_review", ""
     if not variant.planned and variant.updated_at < timezone.now() - PLANNING_RETRY_AFTER:
         video_request_once(product_id=product_id, bucket=bucket, aspect=aspect)
     return "rendering", ""

@@ -33,11 +33,13 @@ class VideoLookupSerializer(serializers.Serializer):
     )
     personalized = serializers.BooleanField(help_text="Whether the video served is not generic.")
     requested = serializers.ChoiceField(
-        choices=["ready", "rendering", "failed", "unapproved"],
+        choices=["ready", "rendering", "failed", "unapproved", "in_review"],
         help_text=(
             "Where the best variant this shopper may get stands. rendering: poll again, it is "
             "on its way; unapproved: the shopper's exact variant is not one the merchant "
-            "renders, and the best approved one is being served; failed: see error."
+            "renders, and the best approved one is being served; in_review: it is rendered "
+            "but the merchant serves only variants they approved, and has not yet; failed: "
+            "see error."
         ),
     )
     video = serializers.IntegerField(

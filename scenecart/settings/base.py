@@ -6,9 +6,12 @@ and a Celery broker kept in files under ``./var``. Set ``DATABASE_URL``, ``REDIS
 path is the same. The README lists every variable.
 """
 
+import os
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -127,8 +130,6 @@ if SCENECART_STORAGE == "s3":
 elif SCENECART_STORAGE == "local":
     _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 else:
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured(
         f"SCENECART_STORAGE={SCENECART_STORAGE!r} is not supported: use 'local' or 's3'."
     )
@@ -252,6 +253,7 @@ CELERY_TASK_ROUTES = {
     "rendering.render_segment": {"queue": "render.local"},
     "rendering.assemble_video": {"queue": "assemble"},
     "rendering.plan_video": {"queue": "default"},
+    "rendering.submit_bulk_job": {"queue": "default"},
     "catalog.cutout_product_image": {"queue": "default"},
     "catalog.fetch_product_image": {"queue": "default"},
 }
@@ -277,6 +279,21 @@ SCENECART_BACKENDS = {
     },
 }
 SCENECART_DEFAULT_BACKEND = env.str("SCENECART_DEFAULT_BACKEND", default="local")
+# What paid backends cost, in USD per second of rendered video, by backend alias, e.g.
+# SCENECART_PRICES='{"kling": "0.07"}'. Estimates and merchants' monthly budgets use it; a
+# backend it does not name costs what the backend itself says (the built-in renderer: 0).
+SCENECART_PRICES = env.json("SCENECART_PRICES", default={})
+for _alias, _price in SCENECART_PRICES.items():
+    try:
+        if Decimal(str(_price)) < 0:
+            raise InvalidOperation
+    except InvalidOperation:
+        raise ImproperlyConfigured(
+            f'SCENECART_PRICES[{_alias!r}] is {_price!r}: give USD per second, e.g. "0.07".'
+        ) from None
+# How many segments render at once across all workers: the bulk generation estimate divides
+# the measured render time by it. Defaults to this machine's cores (one worker, -c cores).
+SCENECART_RENDER_PARALLELISM = env.int("SCENECART_RENDER_PARALLELISM", default=os.cpu_count() or 1)
 # A render still "rendering" after this long is taken to have crashed and may be claimed again.
 SCENECART_RENDER_STALE_AFTER = env.int("SCENECART_RENDER_STALE_AFTER", default=30 * 60)
 
