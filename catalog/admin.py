@@ -111,7 +111,7 @@ class MerchantAdmin(MerchantScopedAdmin):
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    fields = ["name", "slug", "storefront_origins", "token_secret"]
+    fields = ["name", "slug", "storefront_origins", "monthly_budget", "token_secret"]
     readonly_fields = ["token_secret"]
     actions = ["rotate_token_secret"]
 

@@ -31,7 +31,7 @@ class BucketPolicyForm(forms.ModelForm):
         model = BucketPolicy
         fields = [
             "merchant", "dimensions", "approved_buckets", "allow_public_hints",
-            "require_consent", "holdout_percent",
+            "require_consent", "holdout_percent", "require_approval",
         ]  # fmt: skip
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -49,7 +49,7 @@ class BucketPolicyAdmin(MerchantScopedAdmin):
     form = BucketPolicyForm
     list_display = [
         "merchant", "counted", "approved", "allow_public_hints", "require_consent",
-        "holdout_percent",
+        "holdout_percent", "require_approval",
     ]  # fmt: skip
 
     @admin.display(description="Dimensions")

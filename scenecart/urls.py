@@ -3,10 +3,6 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
-admin.site.site_header = "Scenecart"
-admin.site.site_title = "Scenecart"
-admin.site.index_title = "Merchant workspace"
-
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("storefront.urls")),
