@@ -24,7 +24,6 @@ from .backends import aliases as backend_aliases
 from .bulk import (
     bulk_job_create,
     bulk_job_retry,
-    describe_estimate,
     generation_choices,
     generation_estimate,
     human_duration,
@@ -350,9 +349,6 @@ class BulkJobAdmin(MerchantScopedAdmin):
                 if ids
                 else "the whole catalog (every active product)"
             ),
-            "describe": describe_estimate(estimate, backend=form.cleaned_data["parsed"][2])
-            if estimate
-            else "",
             "wall": human_duration(estimate.wall_seconds) if estimate else "",
             "work": human_duration(estimate.work_seconds) if estimate else "",
         }
