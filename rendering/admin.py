@@ -55,6 +55,7 @@ class VideoAdmin(MerchantScopedAdmin):
     merchant_path = "product__merchant"
     list_display = ["product", "bucket", "aspect", "status", "approval", "duration", "ready_at"]
     list_filter = ["status", "approval", "aspect"]
+    ordering = ["-updated_at"]
     actions = ["approve_selected"]
     search_fields = ["product__sku", "product__title", "bucket"]
     readonly_fields = [
@@ -150,6 +151,7 @@ class SegmentAdmin(MerchantScopedAdmin):
         "rendered_at",
     ]
     list_filter = ["status", "kind", "backend"]
+    ordering = ["-created_at"]
     search_fields = ["key"]
     readonly_fields = [
         "key", "merchant", "kind", "backend", "backend_version", "plan", "inputs", "profile",
