@@ -217,7 +217,7 @@ def generation_estimate(
         )
     )
     videos_ready = sum(
-        (pid, bucket, aspect, recipe_key(specs)) in ready_recipes
+        (pid, bucket, aspect, recipe_key(s.key for s in specs)) in ready_recipes
         for (pid, bucket, aspect), specs in planned.items()
     )
     seconds = sum(spec.plan.seconds for spec in to_render)

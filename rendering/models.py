@@ -35,6 +35,26 @@ class Segment(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     rendered_at = models.DateTimeField(null=True, blank=True)
     render_seconds = models.FloatField(null=True, blank=True)
+    # Remote providers: the provider's job, recorded the moment it is created so a retried or
+    # redelivered task resumes it and never pays twice; what polling needs besides the id.
+    provider_job_id = models.CharField(max_length=200, blank=True, db_index=True)
+    provider_data = models.JSONField(default=dict, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    polled_at = models.DateTimeField(null=True, blank=True)
+    polls = models.PositiveIntegerField(default=0)
+    # Taken by whoever stores the provider's output first (a poll or a webhook's poll).
+    finishing_at = models.DateTimeField(null=True, blank=True)
+    failure_kind = models.CharField(
+        max_length=12, blank=True, help_text="transient, moderation, invalid, auth or funds."
+    )
+    fallback_for = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="fallbacks",
+        help_text="The segment of a provider that failed, which this one stands in for.",
+    )
     # Varies the pixels of a re-render the merchant asked for (a rejected variant's scene);
     # part of the key, so 0 keeps the segment shared.
     seed = models.PositiveIntegerField(default=0)
@@ -180,3 +200,51 @@ class BulkItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product.sku} [{self.bucket}] {self.aspect}"
+
+
+class RenderRouting(models.Model):
+    """Which backend renders what for one merchant: a default, overrides per segment kind
+    (e.g. AI for ``scene``, the built-in renderer for ``hero``/``offer``/``outro``) and per
+    bucket, and the fallback chain used when a provider fails for good."""
+
+    merchant = models.OneToOneField(Merchant, on_delete=models.CASCADE, related_name="routing")
+    default_backend = models.CharField(
+        max_length=50, blank=True, help_text="Empty: the installation's default (local)."
+    )
+    kind_backends = models.JSONField(
+        default=dict, blank=True, help_text='Per segment kind, e.g. {"scene": "kling"}.'
+    )
+    bucket_backends = models.JSONField(
+        default=dict, blank=True, help_text='Per variant, e.g. {"climate=rainy": "seedance"}.'
+    )
+    fallbacks = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Tried in order when a provider fails for good, e.g. ["seedance", "local"].',
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "render routing"
+
+    def __str__(self) -> str:
+        return f"Render routing of {self.merchant}"
+
+
+class ProviderKey(models.Model):
+    """A merchant's own API key for a provider, encrypted at rest (rendering.secrets); used
+    instead of the installation's key for that merchant's segments. Never shown back."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="provider_keys")
+    backend = models.CharField(max_length=50)
+    encrypted_key = models.TextField(editable=False)
+    hint = models.CharField(max_length=12, editable=False, help_text="The key's last characters.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "backend"], name="providerkey_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.backend} key of {self.merchant} (…{self.hint})"

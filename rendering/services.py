@@ -113,8 +113,11 @@ def segment_specs(
     estimates: a product whose cutout is not made yet gets keys that match nothing, so its
     segments count as still to render, which they are.
     """
+    from .routing import merchant_backend, routing_for
+
     profile = profile_for(aspect)
-    backend = backend_for(backend_alias)
+    routing = routing_for(merchant_id=product.merchant_id)
+    backend_for(backend_alias)  # an unknown alias is refused even if every kind is routed
     brand_kit = BrandKit.objects.filter(merchant_id=product.merchant_id).first()
     plans = scene_plans_for(product=product, context=context, brand_kit=brand_kit, seconds=seconds)
     product_inputs = _product_inputs(product=product, brand_kit=brand_kit, make_cutout=make_cutouts)
@@ -125,6 +128,10 @@ def segment_specs(
         # every product of the merchant and only a new logo or font re-renders it.
         inputs = brand_inputs if plan.kind == "outro" else product_inputs
         plan_seed = seed if plan.kind == "scene" else 0
+        backend = merchant_backend(
+            routing.alias_for(kind=plan.kind, bucket=context.bucket, requested=backend_alias),
+            merchant_id=product.merchant_id,
+        )
         key = segment_key(
             merchant_id=product.merchant_id,
             backend=backend,
@@ -153,7 +160,10 @@ def segment_price(*, backend: RenderBackend, plan: ScenePlan, profile: OutputPro
     else the backend's own estimate (the built-in renderer is free)."""
     per_second = settings.SCENECART_PRICES.get(backend.alias)
     if per_second is not None:
-        return (Decimal(str(per_second)) * Decimal(str(plan.seconds))).quantize(Decimal("0.0001"))
+        # Providers bill the clip length they make (Kling: 5 or 10 s), not the part we keep.
+        duration_for = getattr(backend, "duration_for", None)
+        billed = duration_for(plan.seconds) if duration_for else plan.seconds
+        return (Decimal(str(per_second)) * Decimal(str(billed))).quantize(Decimal("0.0001"))
     return backend.estimate_cost(
         RenderJob(plan=plan, profile=profile, assets=RenderAssets(), seed=0)
     )
@@ -179,11 +189,19 @@ def segment_ensure(*, spec: SegmentSpec, merchant_id: int) -> Segment:
 
 
 def segment_enqueue(segments: Iterable[Segment]) -> None:
-    """Queue renders for these segments once the surrounding transaction commits."""
-    from .tasks import render_segment
+    """Queue renders for these segments once the surrounding transaction commits: the local
+    renderer's on ``render.local``, a provider's submission on ``render.remote``."""
+    from .remote import is_remote
+    from .tasks import render_segment, submit_segment
 
-    ids = [segment.pk for segment in segments]
-    transaction.on_commit(lambda: [render_segment.delay(pk) for pk in ids])
+    local, remote = [], []
+    for segment in segments:
+        (remote if is_remote(segment.backend) else local).append(segment.pk)
+    transaction.on_commit(
+        lambda: (
+            [render_segment.delay(pk) for pk in local] + [submit_segment.delay(pk) for pk in remote]
+        )
+    )
 
 
 def segment_render(*, segment: Segment) -> Segment:
@@ -278,9 +296,14 @@ def segment_followups(*, segment: Segment) -> None:
             assemble_video.delay(video.pk)
 
 
-def recipe_key(specs: list[SegmentSpec]) -> str:
+def _video_backend(specs: list[SegmentSpec]) -> str:
+    """The backend a video is said to be made by: its personalized scene's."""
+    return next((s.backend.alias for s in specs if s.plan.kind == "scene"), specs[0].backend.alias)
+
+
+def recipe_key(keys: Iterable[str]) -> str:
     """A video's version: the hash of its ordered segment keys."""
-    return hashlib.sha256("\n".join(spec.key for spec in specs).encode()).hexdigest()
+    return hashlib.sha256("\n".join(keys).encode()).hexdigest()
 
 
 def video_request(
@@ -307,7 +330,7 @@ def video_request(
             backend_alias=backend_alias,
             seconds=seconds,
         )
-    recipe = recipe_key(specs)
+    recipe = recipe_key(spec.key for spec in specs)
     with transaction.atomic():
         segments = [segment_ensure(spec=spec, merchant_id=product.merchant_id) for spec in specs]
         retry = [s for s in segments if s.status == Segment.Status.FAILED]
@@ -321,7 +344,7 @@ def video_request(
             product=product,
             bucket=context.bucket,
             aspect=profile_for(aspect).aspect,
-            defaults={"recipe_key": recipe, "backend": specs[0].backend.alias},
+            defaults={"recipe_key": recipe, "backend": _video_backend(specs)},
         )
         video = Video.objects.select_for_update().get(pk=video.pk)
         if created or video.recipe_key != recipe or video.status == Video.Status.FAILED:
@@ -329,7 +352,7 @@ def video_request(
                 # New pixels need a new review.
                 video.approval = Video.Approval.PENDING
             video.recipe_key = recipe
-            video.backend = specs[0].backend.alias
+            video.backend = _video_backend(specs)
             video.status = Video.Status.PENDING
             video.error = ""
             video.save(

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import bulk, services
+from . import bulk, remote, services
 from .models import BulkJob, Segment, Video
 
 
@@ -11,6 +11,10 @@ def render_segment(segment_id: int) -> None:
     segment = Segment.objects.filter(pk=segment_id).first()
     if segment is None:
         return
+    if remote.is_remote(segment.backend):
+        # Queued before its backend became a provider (or by hand): submit, don't render.
+        submit_segment.delay(segment.pk)
+        return
     try:
         segment = services.segment_render(segment=segment)
     except Exception:
@@ -18,6 +22,28 @@ def render_segment(segment_id: int) -> None:
         # that failed once fails the same way again, so there is nothing to retry.
         return
     services.segment_followups(segment=segment)
+
+
+@shared_task(name="rendering.submit_segment", acks_late=True, reject_on_worker_lost=True)
+def submit_segment(segment_id: int) -> None:
+    """Create a provider job for the segment, once (a redelivery resumes the recorded one)."""
+    segment = Segment.objects.filter(pk=segment_id).first()
+    if segment is not None:
+        remote.segment_submit(segment=segment)
+
+
+@shared_task(name="rendering.poll_segment", acks_late=True, reject_on_worker_lost=True)
+def poll_segment(segment_id: int) -> None:
+    """Ask the provider once; the service re-schedules this task while the job runs."""
+    segment = Segment.objects.filter(pk=segment_id).first()
+    if segment is not None:
+        remote.segment_poll(segment=segment)
+
+
+@shared_task(name="rendering.resume_remote_segments")
+def resume_remote_segments() -> None:
+    """Periodic: polls lost with a killed worker or a restarted broker are scheduled again."""
+    remote.segments_resume()
 
 
 @shared_task(name="rendering.plan_video", acks_late=True, reject_on_worker_lost=True)

@@ -26,13 +26,14 @@ def aliases() -> list[str]:
     return list(settings.SCENECART_BACKENDS)
 
 
-def backend_for(alias: str | None = None) -> RenderBackend:
-    """The backend configured under ``alias`` (the default backend if None)."""
-    return _build(alias or settings.SCENECART_DEFAULT_BACKEND)
+def backend_for(alias: str | None = None, *, api_key: str | None = None) -> RenderBackend:
+    """The backend configured under ``alias`` (the default backend if None); with
+    ``api_key``, the same backend on a merchant's own key (rendering.routing)."""
+    return _build(alias or settings.SCENECART_DEFAULT_BACKEND, api_key)
 
 
 @cache
-def _build(alias: str) -> RenderBackend:
+def _build(alias: str, api_key: str | None = None) -> RenderBackend:
     config = settings.SCENECART_BACKENDS.get(alias)
     if config is None:
         raise ImproperlyConfigured(
@@ -58,6 +59,10 @@ def _build(alias: str) -> RenderBackend:
             f"SCENECART_BACKENDS[{alias!r}] has options {backend_class.__name__} does not "
             f"take: {', '.join(unknown)}."
         )
+    if api_key is not None:
+        if "api_key" not in accepted:
+            raise ImproperlyConfigured(f"{alias!r} takes no API key.")
+        options["api_key"] = api_key
     return backend_class(alias=alias, **options)
 
 

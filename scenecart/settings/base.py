@@ -254,6 +254,9 @@ CELERY_TASK_ROUTES = {
     "rendering.assemble_video": {"queue": "assemble"},
     "rendering.plan_video": {"queue": "default"},
     "rendering.submit_bulk_job": {"queue": "default"},
+    "rendering.submit_segment": {"queue": "render.remote"},
+    "rendering.poll_segment": {"queue": "render.remote"},
+    "rendering.resume_remote_segments": {"queue": "default"},
     "catalog.cutout_product_image": {"queue": "default"},
     "catalog.fetch_product_image": {"queue": "default"},
 }
@@ -278,7 +281,46 @@ SCENECART_BACKENDS = {
         "OPTIONS": dict(SCENECART_HOUSE_ENCODER),
     },
 }
+# AI video providers: each is configured when its key is in the environment (the variables
+# their own SDKs read), under the alias on the left; SCENECART_<ALIAS>_BASE_URL and
+# SCENECART_<ALIAS>_MODEL override the endpoint and the model.
+PROVIDER_BACKENDS = {
+    "kling": (
+        "rendering.backends.remote.kling.KlingBackend",
+        ("KLING_ACCESS_KEY", "KLING_SECRET_KEY"),
+    ),
+    "seedance": ("rendering.backends.remote.seedance.SeedanceBackend", ("ARK_API_KEY",)),
+    "minimax": ("rendering.backends.remote.minimax.MiniMaxBackend", ("MINIMAX_API_KEY",)),
+    "runway": ("rendering.backends.remote.runway.RunwayBackend", ("RUNWAYML_API_SECRET",)),
+    "veo": ("rendering.backends.remote.veo.VeoBackend", ("GEMINI_API_KEY",)),
+    "replicate": ("rendering.backends.remote.replicate.ReplicateBackend", ("REPLICATE_API_TOKEN",)),
+    "fal": ("rendering.backends.remote.fal.FalBackend", ("FAL_KEY",)),
+    "luma": ("rendering.backends.remote.luma.LumaBackend", ("LUMAAI_API_KEY",)),
+    "sora": ("rendering.backends.remote.openai_videos.OpenAIVideosBackend", ("OPENAI_API_KEY",)),
+}
+for _alias, (_path, _keys) in PROVIDER_BACKENDS.items():
+    _values = [env.str(name, default="") for name in _keys]
+    if not all(_values):
+        continue
+    _options: dict[str, object] = {"api_key": ":".join(_values)}
+    for _option in ("base_url", "model"):
+        _value = env.str(f"SCENECART_{_alias.upper()}_{_option.upper()}", default="")
+        if _value:
+            _options[_option] = _value
+    SCENECART_BACKENDS[_alias] = {"BACKEND": _path, "OPTIONS": _options}
+# More aliases, or other options, as JSON in the same shape, e.g. a second Replicate model:
+# {"wan": {"BACKEND": "rendering.backends.remote.replicate.ReplicateBackend",
+#          "OPTIONS": {"api_key": "…", "model": "wan-video/wan-2.2-i2v-fast"}}}
+SCENECART_BACKENDS.update(env.json("SCENECART_EXTRA_BACKENDS", default={}))
 SCENECART_DEFAULT_BACKEND = env.str("SCENECART_DEFAULT_BACKEND", default="local")
+# Where a provider that fails for good (not a moderation refusal) hands its segments, e.g.
+# {"kling": ["seedance", "local"]}: tried in order, each backend once.
+SCENECART_FALLBACKS = env.json("SCENECART_FALLBACKS", default={})
+# Fernet key(s) that encrypt merchants' provider keys at rest (new key first when rotating);
+# empty: derived from SECRET_KEY (then rotating SECRET_KEY makes stored keys unreadable).
+SCENECART_ENCRYPTION_KEY = env.str("SCENECART_ENCRYPTION_KEY", default="")
+# The public address of this installation, for provider webhooks; empty: polling only.
+SCENECART_PUBLIC_URL = env.str("SCENECART_PUBLIC_URL", default="")
 # What paid backends cost, in USD per second of rendered video, by backend alias, e.g.
 # SCENECART_PRICES='{"kling": "0.07"}'. Estimates and merchants' monthly budgets use it; a
 # backend it does not name costs what the backend itself says (the built-in renderer: 0).
@@ -329,5 +371,6 @@ SCENECART_HOUSEKEEPING_GRACE_HOURS = env.int("SCENECART_HOUSEKEEPING_GRACE_HOURS
 # Run by `celery -A scenecart beat` beside the workers.
 CELERY_BEAT_SCHEDULE = {
     "housekeeping": {"task": "rendering.housekeeping_sweep", "schedule": 6 * 60 * 60},
+    "resume-remote-segments": {"task": "rendering.resume_remote_segments", "schedule": 60},
 }
 CELERY_TASK_ROUTES["rendering.housekeeping_sweep"] = {"queue": "default"}

@@ -1,0 +1,1 @@
+"""HTTP video providers: one base (base.py), one small adapter per provider."""
