@@ -17,14 +17,18 @@ The life of a remote segment:
    fallback chain, re-pointing the videos that wait for it.
 """
 
+import hashlib
 import logging
 import tempfile
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core import signing
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F, Q
 from django.urls import reverse
@@ -32,7 +36,7 @@ from django.utils import timezone
 
 from personalization.plans import ScenePlan
 
-from .backends import RenderJob, backend_for
+from .backends import RenderError, RenderJob, backend_for
 from .backends.remote.base import JobStatus, ProviderFailure, RemoteBackend, Submitted
 from .media import normalize, verify
 from .models import Segment, Video, VideoSegment
@@ -116,11 +120,14 @@ def segment_submit(*, segment: Segment) -> Segment:
         seed=segment.seed,
     )
     try:
+        job = _with_public_image(job, backend, segment)
         submitted = backend.submit(
             job, callback_url=webhook_url(segment), reference=segment.key[:32]
         )
     except ProviderFailure as failure:
         return _failed(segment, failure, stage="submit")
+    except RenderError as exc:  # the product image cannot be put in the form the provider takes
+        return _failed(segment, backend.failure("invalid", str(exc)), stage="submit")
     # Recorded before anything else can go wrong: from here on the job is resumed, not redone.
     Segment.objects.filter(pk=segment.pk, claimed_at=now).update(
         provider_job_id=submitted.job_id,
@@ -134,6 +141,25 @@ def segment_submit(*, segment: Segment) -> Segment:
     with transaction.atomic():
         _schedule_poll(segment.pk, backend.poll_interval)
     return segment
+
+
+def _with_public_image(job: RenderJob, backend: RemoteBackend, segment: Segment) -> RenderJob:
+    """For providers that fetch the product image by URL (Luma): store the image as they take
+    it and put its storage URL (presigned on S3) in the job. Only an absolute http(s) URL is
+    of use to them; the adapter refuses anything else."""
+    publish = getattr(backend, "image_to_publish", None)
+    if not getattr(backend, "needs_image_url", False) or publish is None:
+        return job
+    prepared = publish(job)
+    if prepared is None:
+        return job
+    data, mime = prepared
+    suffix = "png" if mime == "image/png" else "jpg"
+    name = f"published/{segment.merchant.slug}/{hashlib.sha256(data).hexdigest()[:32]}.{suffix}"
+    if not default_storage.exists(name):
+        default_storage.save(name, ContentFile(data))
+    hashes = {**job.assets.hashes, "product_image_url": default_storage.url(name)}
+    return replace(job, assets=replace(job.assets, hashes=hashes))
 
 
 def segment_poll(*, segment: Segment) -> Segment:
@@ -219,12 +245,19 @@ def _finish(segment: Segment, backend: RemoteBackend, status: JobStatus) -> Segm
 
 
 def _failed(segment: Segment, failure: ProviderFailure, *, stage: str) -> Segment:
-    """A transient failure to submit is retried later; a final one falls back or fails."""
+    """A transient failure is submitted again later (a job that failed for a transient
+    reason, e.g. the provider's queue expired it, is created anew: providers charge for
+    finished clips only); a final one falls back or fails."""
     from .services import segment_fail
 
-    if not failure.final and stage == "submit" and segment.attempts < MAX_SUBMIT_ATTEMPTS:
+    retry = stage in ("submit", "job")
+    if not failure.final and retry and segment.attempts < MAX_SUBMIT_ATTEMPTS:
         Segment.objects.filter(pk=segment.pk).update(
-            status=Segment.Status.PENDING, error=f"{failure} (will retry)"
+            status=Segment.Status.PENDING,
+            error=f"{failure} (will retry)",
+            provider_job_id="",
+            provider_data={},
+            finishing_at=None,
         )
         backend = _backend(segment)
         delay = failure.retry_after or backend.delay(segment.attempts + 2)

@@ -14,7 +14,9 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -24,7 +26,7 @@ from django.db import connection
 from scenecart.settings import test as test_settings
 
 # Fixtures of fake remote services, shared by the test folders.
-pytest_plugins = ["tests.open_meteo"]
+pytest_plugins = ["tests.open_meteo", "tests.providers.fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER_QUEUES = "default,render.local,render.remote,assemble"
@@ -122,64 +124,78 @@ def _purge_broker() -> None:
             channel.queue_purge(queue)
 
 
+@dataclass
+class WorkerStarter:
+    """Starts real Celery worker processes for a test, on the test's database, media folder,
+    cache prefix and test-sized profiles; ``extra_env`` adds settings (provider endpoints)."""
+
+    settings: Any
+    tmp_path: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    started: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self) -> subprocess.Popen[bytes]:
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "scenecart.settings.test",
+            "DATABASE_URL": _worker_database_url(),
+            "MEDIA_ROOT": str(self.settings.MEDIA_ROOT),
+            "SCENECART_TEST_SMALL_VIDEOS": "1",
+            "SCENECART_TEST_CACHE_PREFIX": self.settings.CACHES["default"]["KEY_PREFIX"],
+            **self.extra_env,
+        }
+        log_path = self.tmp_path / f"worker-{len(self.started)}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [
+                    sys.executable, "-m", "celery", "-A", "scenecart", "worker",
+                    "-Q", WORKER_QUEUES, "-c", "2", "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
+                    "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        process.log_path = log_path  # type: ignore[attr-defined]
+        self.started.append(process)
+        deadline = time.monotonic() + 60
+        while b" ready." not in log_path.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"Celery worker did not start:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.2)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.started:
+            if process.poll() is None:
+                _stop(process, timeout=30)
+            if process.returncode not in (0, -15, -9):
+                sys.stderr.write(process.log_path.read_text()[-3000:])  # type: ignore[attr-defined]
+
+
 @pytest.fixture
-def celery_worker(
+def worker_starter(
     transactional_db: None, settings: pytest.FixtureRequest, small_videos: None, tmp_path: Path
-) -> Iterator[subprocess.Popen[bytes]]:
+) -> Iterator[WorkerStarter]:
+    """Start workers yourself (``worker_starter.start()``), e.g. to kill one and start another."""
+    _purge_broker()
+    starter = WorkerStarter(settings=settings, tmp_path=tmp_path)
+    try:
+        yield starter
+    finally:
+        starter.stop_all()
+
+
+@pytest.fixture
+def celery_worker(worker_starter: WorkerStarter) -> subprocess.Popen[bytes]:
     """A real Celery worker process on the configured broker and the test database.
 
     It gets the test's settings through the environment: the test database, MEDIA_ROOT and
     the test-sized profiles (SCENECART_TEST_SMALL_VIDEOS).
     """
-    _purge_broker()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "scenecart.settings.test",
-        "DATABASE_URL": _worker_database_url(),
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),  # type: ignore[attr-defined]
-        "SCENECART_TEST_SMALL_VIDEOS": "1",
-        "SCENECART_TEST_CACHE_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],  # type: ignore[attr-defined]
-    }
-    log_path = tmp_path / "worker.log"
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "scenecart",
-            "worker",
-            "-Q",
-            WORKER_QUEUES,
-            "-c",
-            "2",
-            "-n",
-            f"test-{uuid.uuid4().hex[:8]}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-l",
-            "INFO",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while b" ready." not in log_path.read_bytes():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"Celery worker did not start:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.2)
-    try:
-        yield process
-    finally:
-        _stop(process, timeout=30)
-        log.close()
-        if process.returncode not in (0, -15):
-            sys.stderr.write(log_path.read_text()[-3000:])
+    return worker_starter.start()
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ def _build(alias: str, api_key: str | None = None) -> RenderBackend:
             f"SCENECART_BACKENDS[{alias!r}]['BACKEND'] cannot be imported: {exc}"
         ) from exc
     options = dict(config.get("OPTIONS", {}))
-    accepted = inspect.signature(backend_class).parameters
+    accepted = _accepted_options(backend_class)
     unknown = sorted(set(options) - set(accepted) - {"alias"})
     if unknown:
         raise ImproperlyConfigured(
@@ -63,7 +63,28 @@ def _build(alias: str, api_key: str | None = None) -> RenderBackend:
         if "api_key" not in accepted:
             raise ImproperlyConfigured(f"{alias!r} takes no API key.")
         options["api_key"] = api_key
-    return backend_class(alias=alias, **options)
+    try:
+        return backend_class(alias=alias, **options)
+    except (TypeError, ValueError) as exc:
+        raise ImproperlyConfigured(f"SCENECART_BACKENDS[{alias!r}]: {exc}") from exc
+
+
+def _accepted_options(backend_class: type) -> set[str]:
+    """The keyword options a backend takes, through ``**options`` passed up to its bases."""
+    accepted: set[str] = set()
+    for klass in backend_class.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        parameters = inspect.signature(init).parameters
+        accepted |= {
+            name
+            for name, parameter in parameters.items()
+            if name != "self" and parameter.kind is not inspect.Parameter.VAR_KEYWORD
+        }
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+            break
+    return accepted
 
 
 @receiver(setting_changed)

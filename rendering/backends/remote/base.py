@@ -28,6 +28,7 @@ from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from django.utils import timezone
@@ -88,7 +89,7 @@ class JobStatus:
     state: Literal["running", "succeeded", "failed"]
     output_url: str = ""
     failure: ProviderFailure | None = None
-    progress: float | None = None
+    progress: float | None = None  # 0..1 where the provider reports it
     # Headers the download needs (Veo wants the API key on the file too).
     download_headers: dict[str, str] = field(default_factory=dict)
 
@@ -267,12 +268,7 @@ class RemoteBackend:
         while True:
             attempt += 1
             try:
-                with self.session.get(
-                    status.output_url,
-                    headers=status.download_headers,
-                    timeout=self.timeout,
-                    stream=True,
-                ) as response:
+                with self._get_output(status) as response:
                     if response.status_code in (403, 404, 410):
                         raise self.failure(
                             "invalid",
@@ -303,11 +299,34 @@ class RemoteBackend:
                 raise failure
             time.sleep(self.delay(attempt, failure.retry_after))
 
+    def _get_output(self, status: JobStatus) -> requests.Response:
+        """GET the output, following redirects by hand: the download headers (Veo's API key)
+        go to the output's own host only, never to the host a redirect points at."""
+        url, headers = status.output_url, dict(status.download_headers)
+        origin = urlsplit(url).netloc
+        for _ in range(5):
+            response = self.session.get(
+                url, headers=headers, timeout=self.timeout, stream=True, allow_redirects=False
+            )
+            if not response.is_redirect:
+                return response
+            url = urljoin(url, response.headers["Location"])
+            response.close()
+            if urlsplit(url).netloc != origin:
+                headers = {}
+        raise self.failure("transient", "the output redirects too often")
+
     def duration_for(self, seconds: float) -> int:
-        """The provider duration closest to (and not under) what the plan asks, else the
-        longest; the clip is trimmed to the plan when normalized."""
-        longer = [d for d in self.durations if d >= seconds]
-        return min(longer) if longer else max(self.durations)
+        """The shortest provider duration that covers the plan (the clip is trimmed to the
+        plan when normalized). A plan longer than any clip the provider makes is refused
+        before anything is paid for: the clip would fail verification after the download."""
+        longer = [d for d in self.durations if d >= seconds - 0.01]
+        if not longer:
+            raise self.failure(
+                "invalid",
+                f"makes clips of at most {max(self.durations)} s; this segment is {seconds:g} s",
+            )
+        return min(longer)
 
 
 # --- Product images in the forms providers take -----------------------------------------------
