@@ -42,7 +42,7 @@ from .media import normalize, verify
 from .models import Segment, Video, VideoSegment
 from .profiles import OutputProfile
 from .routing import fallback_chain, merchant_backend
-from .selectors import videos_waiting_for
+from .selectors import merchant_spend_this_month, videos_waiting_for
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +119,9 @@ def segment_submit(*, segment: Segment) -> Segment:
         assets=_assets_for(segment),
         seed=segment.seed,
     )
+    over = _over_budget(segment)
+    if over:
+        return _failed(segment, backend.failure("funds", over), stage="submit")
     try:
         job = _with_public_image(job, backend, segment)
         submitted = backend.submit(
@@ -141,6 +144,23 @@ def segment_submit(*, segment: Segment) -> Segment:
     with transaction.atomic():
         _schedule_poll(segment.pk, backend.poll_interval)
     return segment
+
+
+def _over_budget(segment: Segment) -> str:
+    """Why this paid segment may not be submitted (the merchant's monthly budget), or "".
+
+    Work planned in bulk was checked against the budget already; this catches what the
+    storefront asks for on demand and what a raised price made dearer."""
+    budget = segment.merchant.monthly_budget
+    if budget is None or segment.cost <= 0:
+        return ""
+    spent = merchant_spend_this_month(merchant=segment.merchant, excluding=segment)
+    if spent + segment.cost <= budget:
+        return ""
+    return (
+        f"the monthly budget is reached (${spent:.2f} of ${budget:.2f} spent; this segment "
+        f"costs ${segment.cost:.2f})"
+    )
 
 
 def _with_public_image(job: RenderJob, backend: RemoteBackend, segment: Segment) -> RenderJob:

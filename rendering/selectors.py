@@ -141,15 +141,15 @@ def month_start(now: datetime | None = None) -> datetime:
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def merchant_spend_this_month(*, merchant: Merchant) -> Decimal:
+def merchant_spend_this_month(*, merchant: Merchant, excluding: Segment | None = None) -> Decimal:
     """USD committed this calendar month: every paid segment planned since the first,
-    rendered or on its way (a failed render is not charged)."""
-    total = (
-        Segment.objects.filter(merchant=merchant, created_at__gte=month_start(), cost__gt=0)
-        .exclude(status=Segment.Status.FAILED)
-        .aggregate(total=Sum("cost"))["total"]
-    )
-    return total or Decimal("0")
+    rendered or on its way (a failed render is not charged); ``excluding`` one of them."""
+    segments = Segment.objects.filter(
+        merchant=merchant, created_at__gte=month_start(), cost__gt=0
+    ).exclude(status=Segment.Status.FAILED)
+    if excluding is not None:
+        segments = segments.exclude(pk=excluding.pk)
+    return segments.aggregate(total=Sum("cost"))["total"] or Decimal("0")
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,7 @@ from personalization.services import bucket_policy_update
 from rendering.bulk import bulk_job_create, generation_choices
 from rendering.contact_sheet import aspect_slug
 from rendering.models import Segment, Video
+from rendering.routing import provider_key_set, render_routing_update
 from scenecart.settings import test as test_settings
 from storefront.services import playback_events_record
 from tests.factories import make_merchant, make_product, make_ready_video
@@ -146,6 +147,8 @@ def build_b_world() -> tuple[Merchant, AbstractUser]:
         created_by=owner,
         submit=False,
     )
+    render_routing_update(merchant_id=merchant.pk, kind_backends={"scene": "local"})
+    provider_key_set(merchant_id=merchant.pk, backend="kling", key=f"{MARKER}-provider-key")
     return merchant, owner
 
 
@@ -247,6 +250,14 @@ def built(
             CACHES=cache,
             SCENECART_PROFILES=test_settings.SMALL_PROFILES,
             SCENECART_SEGMENT_SECONDS=test_settings.SMALL_SEGMENT_SECONDS,
+            # A provider alias, so merchants' keys have something to belong to (never called).
+            SCENECART_BACKENDS={
+                **django_settings.SCENECART_BACKENDS,
+                "kling": {
+                    "BACKEND": "rendering.backends.remote.kling.KlingBackend",
+                    "OPTIONS": {"api_key": "unused:unused", "base_url": "http://127.0.0.1:9"},
+                },
+            },
         ),
         transaction.atomic(),
     ):
