@@ -7,7 +7,7 @@ part of a segment's cache key, so anything that does not change the pixels stays
 """
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -18,6 +18,7 @@ from catalog.models import BrandKit, Product
 from catalog.vocabulary import Aesthetic, Climate, TimeOfDay
 
 from .context import ShopperContext
+from .scripts import Script, script_for
 
 SegmentKind = Literal["hero", "scene", "offer", "outro"]
 SEGMENT_KINDS: tuple[SegmentKind, ...] = ("hero", "scene", "offer", "outro")
@@ -164,16 +165,30 @@ def scene_plans_for(
         else ("#1F2937", "#F59E0B")
     )
     cta = brand_kit.call_to_action if brand_kit is not None else "Shop now"
+    # The lines come from the configured script writer (personalization.scripts). The offer
+    # is shared by every context with the same locale, so its claim is written for the
+    # locale alone.
+    scene_script = script_for(product=product, context=context)
+    offer_script = script_for(product=product, context=ShopperContext(locale=context.locale))
     return [
         hero_plan(product=product, brand_colors=brand, seconds=durations["hero"]),
-        scene_plan(
-            product=product, context=context, brand_colors=brand, seconds=durations["scene"]
+        _scripted(
+            scene_plan(
+                product=product, context=context, brand_colors=brand, seconds=durations["scene"]
+            ),
+            script=scene_script,
+            caption=scene_script.caption,
+            subcaption=scene_script.subcaption,
         ),
-        offer_plan(
-            product=product,
-            locale=str(context.locale or DEFAULT_LOCALE),
-            brand_colors=brand,
-            seconds=durations["offer"],
+        _scripted(
+            offer_plan(
+                product=product,
+                locale=str(context.locale or DEFAULT_LOCALE),
+                brand_colors=brand,
+                seconds=durations["offer"],
+            ),
+            script=offer_script,
+            subcaption=offer_script.claim,
         ),
         outro_plan(
             merchant_name=product.merchant.name,
@@ -182,6 +197,14 @@ def scene_plans_for(
             seconds=durations["outro"],
         ),
     ]
+
+
+def _scripted(plan: ScenePlan, *, script: Script, **lines: str) -> ScenePlan:
+    """The plan showing the script's lines. A writer other than the template adds its identity
+    to the extras, so its segments get keys of their own; the template's plans stay exactly
+    what they always were, and so do their keys."""
+    extras = {**plan.extras, "script_writer": script.writer} if script.writer else plan.extras
+    return replace(plan, extras=extras, **lines)
 
 
 def price_label(*, price: Decimal, currency: str, locale: str) -> str:

@@ -38,6 +38,7 @@ from .media import MediaError, concat_copy, normalize, poster_jpeg, verify
 from .models import Segment, Video, VideoSegment
 from .profiles import OutputProfile, profile_for
 from .selectors import product_variants_forget, videos_waiting_for
+from .voice import voice_bed
 
 logger = logging.getLogger(__name__)
 
@@ -439,6 +440,9 @@ def video_assemble(*, video: Video) -> Video:
             ]
             out_path = work / "video.mp4"
             bed = _music_bed(video=video, seconds=expected, workdir=work)
+            # The voice-over, if one is configured, with the music ducked under it. Mixed per
+            # video: the stored bed above is shared by every video of that length and mood.
+            bed = voice_bed(video=video, bed=bed, workdir=work)
             concat_copy(local_parts, out_path, audio=bed)
             probed = verify(
                 out_path, profile, seconds=expected, tolerance=0.1 + 0.05 * len(parts), audio=True

@@ -40,6 +40,9 @@ print(json.dumps({
     "debug": settings.DEBUG,
     "secret_key_set": bool(settings.SECRET_KEY),
     "session_cookie_secure": getattr(settings, "SESSION_COOKIE_SECURE", False),
+    "backends": {alias: {"BACKEND": c["BACKEND"], "OPTIONS": c.get("OPTIONS", {})}
+                 for alias, c in settings.SCENECART_BACKENDS.items()},
+    "fallbacks": settings.SCENECART_FALLBACKS,
 }))
 """
 
@@ -128,3 +131,24 @@ def test_an_unknown_storage_is_refused_by_name() -> None:
     error = error_of("scenecart.settings.dev", SCENECART_STORAGE="ftp")
     assert error.startswith("django.core.exceptions.ImproperlyConfigured:")
     assert "SCENECART_STORAGE='ftp'" in error
+
+
+def test_a_providers_key_in_the_environment_configures_its_backend() -> None:
+    found = settings_of(
+        "scenecart.settings.dev",
+        KLING_ACCESS_KEY="ak-1",
+        KLING_SECRET_KEY="sk-1",
+        SCENECART_KLING_MODEL="kling-v2-5-turbo",
+        SCENECART_FALLBACKS='{"kling": ["local"]}',
+    )
+    kling = found["backends"]["kling"]
+    assert kling["BACKEND"] == "rendering.backends.remote.kling.KlingBackend"
+    assert kling["OPTIONS"] == {"api_key": "ak-1:sk-1", "model": "kling-v2-5-turbo"}
+    assert found["fallbacks"] == {"kling": ["local"]}
+    # Half a key configures nothing.
+    assert "kling" not in settings_of("scenecart.settings.dev", KLING_ACCESS_KEY="ak-1")["backends"]
+
+
+def test_a_bad_price_is_refused_by_name() -> None:
+    message = error_of("scenecart.settings.dev", SCENECART_PRICES='{"kling": "cheap"}')
+    assert "SCENECART_PRICES['kling'] is 'cheap'" in message
