@@ -2,22 +2,25 @@
 segment is submitted once (a redelivered submission resumes the recorded job), polls racing
 each other store one file, and what is stored is the house format."""
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.core.files.storage import default_storage
 from django.db import connection
+from django.test import Client
 from pytest_django import Settings
 
 from personalization.context import ShopperContext
 from rendering import remote
 from rendering.media import probe
 from rendering.models import Segment, Video
-from rendering.routing import render_routing_update
+from rendering.routing import merchant_backend, render_routing_update
 from rendering.services import video_request
 from tests.factories import make_merchant, make_product
 from tests.providers import (
@@ -87,9 +90,10 @@ def provider(
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("small_videos")
 def test_the_provider_makes_the_scene_once_and_racing_polls_store_it_once(
-    provider: tuple[str, FakeProvider], tmp_path: Path
+    provider: tuple[str, FakeProvider], tmp_path: Path, settings: Settings
 ) -> None:
     alias, server = provider
+    settings.SCENECART_PUBLIC_URL = "https://videos.example.com"
     merchant = make_merchant(slug="shop")
     render_routing_update(merchant_id=merchant.pk, kind_backends={"scene": alias})
     video = video_request(
@@ -103,6 +107,19 @@ def test_the_provider_makes_the_scene_once_and_racing_polls_store_it_once(
     assert scene.provider_job_id, scene.error
     remote.segment_submit(segment=scene)  # a redelivered task
     assert server.created == 1
+
+    backend = merchant_backend(alias, merchant_id=merchant.pk)
+    if backend.webhooks:
+        # The provider was given our callback; a call to it is answered at once and only
+        # makes a poll happen sooner (the body is not trusted, so any body will do).
+        path = urlsplit(remote.webhook_url(scene)).path
+        assert any(path in json.dumps(r.body) + str(r.query) for r in server.requests)
+        client = Client()
+        answer = client.post(path, data={"status": "done"}, content_type="application/json")
+        assert answer.status_code == 200, answer.content
+        if alias == "minimax":  # MiniMax first checks the URL with a challenge to echo
+            echo = client.post(path, data={"challenge": "c-123"}, content_type="application/json")
+            assert echo.json() == {"challenge": "c-123"}
 
     barrier = threading.Barrier(3)
 

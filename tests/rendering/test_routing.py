@@ -1,6 +1,7 @@
 """Routing and money for providers: which backend makes which segment, the merchant's own key
 (encrypted at rest, never shown back), and the monthly budget at submission."""
 
+import logging
 import re
 from collections.abc import Iterator
 from decimal import Decimal
@@ -220,3 +221,21 @@ def test_the_admin_stores_a_key_and_never_shows_it_back(
     assert re.search(
         r"…9876", client.get(reverse("admin:rendering_providerkey_changelist")).content.decode()
     )
+
+
+def test_keys_are_never_logged(kling: FakeKling, caplog: pytest.LogCaptureFixture) -> None:
+    merchant = make_merchant(slug="m1")
+    render_routing_update(merchant_id=merchant.pk, kind_backends={"scene": "kling"})
+    provider_key_set(merchant_id=merchant.pk, backend="kling", key=f"{ACCESS_KEY}:{SECRET_KEY}")
+    kling.fault("429", prefix="/v1/videos")  # a retry, logged with the request
+    with caplog.at_level(logging.DEBUG):
+        video = video_request(
+            product=make_product(merchant),
+            context=ShopperContext.parse("climate=rainy"),
+            aspect="16:9",
+        ).video
+        remote.segment_submit(segment=video.parts.get(segment__kind="scene").segment)
+    assert kling.created == 1
+    assert "retry 1" in caplog.text
+    for secret in (SECRET_KEY, "installation:wrong", "Bearer "):
+        assert secret not in caplog.text
