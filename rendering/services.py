@@ -156,10 +156,18 @@ def segment_specs(
 
 
 def segment_price(*, backend: RenderBackend, plan: ScenePlan, profile: OutputProfile) -> Decimal:
-    """What rendering this segment costs in USD: the operator's price table
-    (SCENECART_PRICES, USD per second of output by backend alias) when it names the backend,
-    else the backend's own estimate (the built-in renderer is free)."""
-    per_second = settings.SCENECART_PRICES.get(backend.alias)
+    """What rendering this segment costs in USD: per second of the clip the provider makes,
+    from the operator's price table (SCENECART_PRICES, by alias or ``provider:model``), else
+    the provider's list price (rendering.backends.remote.prices), else the backend's own
+    estimate (the built-in renderer is free)."""
+    from .backends.remote.prices import price_per_second
+
+    per_second = price_per_second(
+        alias=backend.alias,
+        provider=getattr(backend, "provider", ""),
+        model=getattr(backend, "model", ""),
+        table=settings.SCENECART_PRICES,
+    )
     if per_second is not None:
         # Providers bill the clip length they make (Kling: 5 or 10 s), not the part we keep.
         duration_for = getattr(backend, "duration_for", None)

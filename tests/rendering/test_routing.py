@@ -239,3 +239,24 @@ def test_keys_are_never_logged(kling: FakeKling, caplog: pytest.LogCaptureFixtur
     assert "retry 1" in caplog.text
     for secret in (SECRET_KEY, "installation:wrong", "Bearer "):
         assert secret not in caplog.text
+
+
+def test_prices_come_from_the_operator_then_the_providers_list_price(
+    kling: FakeKling, settings: Settings
+) -> None:
+    merchant = make_merchant(slug="m1")
+    render_routing_update(merchant_id=merchant.pk, kind_backends={"scene": "kling"})
+    product = make_product(merchant)
+    rainy = ShopperContext.parse("climate=rainy")
+
+    def scene_cost() -> Decimal:
+        specs = segment_specs(product=product, context=rainy, aspect="16:9")
+        return next(s.cost for s in specs if s.plan.kind == "scene")
+
+    # Each bills the 5 s clip Kling makes for the 1 s test scene.
+    settings.SCENECART_PRICES = {}
+    assert scene_cost() == Decimal("0.3500")  # Kling's list price, $0.07 a second
+    settings.SCENECART_PRICES = {"kling:kling-v2-1": "0.05"}
+    assert scene_cost() == Decimal("0.2500")  # the operator's price for that model
+    settings.SCENECART_PRICES = {"kling": "0.09", "kling:kling-v2-1": "0.05"}
+    assert scene_cost() == Decimal("0.4500")  # the alias wins
