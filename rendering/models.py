@@ -23,7 +23,7 @@ class Segment(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="segments")
     kind = models.CharField(max_length=20)
     backend = models.CharField(max_length=50)
-    backend_version = models.CharField(max_length=50)
+    backend_version = models.CharField(max_length=200)  # provider:model ids run long
     plan = models.JSONField()
     inputs = models.JSONField(default=dict, help_text="Content hashes of the input assets.")
     profile = models.JSONField()
