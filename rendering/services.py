@@ -37,6 +37,7 @@ from .backends import RenderAssets, RenderBackend, RenderJob, backend_for
 from .media import MediaError, concat_copy, normalize, poster_jpeg, verify
 from .models import Segment, Video, VideoSegment
 from .profiles import OutputProfile, profile_for
+from .provenance import sign_video
 from .selectors import product_variants_forget, videos_waiting_for
 from .voice import voice_bed
 
@@ -459,6 +460,8 @@ def video_assemble(*, video: Video) -> Video:
             # The poster shows the personalized scene, not the shared opening shot.
             first = parts[0].segment.duration or 0
             poster_jpeg(out_path, poster_path, at_seconds=min(probed.duration * 0.9, first + 1.0))
+            # Content Credentials (C2PA): what made the video, signed into the file itself.
+            sign_video(video=video, source=out_path, dest=out_path)
             file_name = _store(out_path, f"{stem}.mp4")
             poster_name = _store(poster_path, f"{stem}.jpg")
     except Exception as exc:

@@ -40,10 +40,13 @@ def poll_segment(segment_id: int) -> None:
         remote.segment_poll(segment=segment)
 
 
-@shared_task(name="rendering.resume_remote_segments")
-def resume_remote_segments() -> None:
-    """Periodic: polls lost with a killed worker or a restarted broker are scheduled again."""
-    remote.segments_resume()
+@shared_task(name="rendering.requeue_stale_work")
+def requeue_stale_work() -> None:
+    """Periodic: work whose message was lost (a killed worker, a restarted broker) is queued
+    again; see rendering.sweeps."""
+    from .sweeps import stale_work_requeue
+
+    stale_work_requeue()
 
 
 @shared_task(name="rendering.plan_video", acks_late=True, reject_on_worker_lost=True)

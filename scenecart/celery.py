@@ -4,8 +4,11 @@ import os
 from pathlib import Path
 
 from celery import Celery
+from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scenecart.settings.production")
+# filesystem:// (the embedded broker) with atomic publishing: see scenecart.broker.
+TRANSPORT_ALIASES["filesystem"] = "scenecart.broker:Transport"
 
 app = Celery("scenecart")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from . import api, page_urls, views
+from . import api, page_urls, provenance, views
 
 app_name = "storefront"
 
@@ -13,6 +13,7 @@ urlpatterns = [
         name="video-lookup",
     ),
     path("api/v1/events", api.EventsView.as_view(), name="events"),
+    path("provenance/<int:video_id>", provenance.provenance_page, name="provenance"),
     path("api/v1/shopper-tokens", api.ShopperTokensView.as_view(), name="shopper-tokens"),
     # The schema is generated from its own urlconf, where the lookup is the DRF view that
     # documents it (the route above serves it from a plain view; see storefront.api).

@@ -256,7 +256,7 @@ CELERY_TASK_ROUTES = {
     "rendering.submit_bulk_job": {"queue": "default"},
     "rendering.submit_segment": {"queue": "render.remote"},
     "rendering.poll_segment": {"queue": "render.remote"},
-    "rendering.resume_remote_segments": {"queue": "default"},
+    "rendering.requeue_stale_work": {"queue": "default"},
     "catalog.cutout_product_image": {"queue": "default"},
     "catalog.fetch_product_image": {"queue": "default"},
 }
@@ -321,6 +321,19 @@ SCENECART_FALLBACKS = env.json("SCENECART_FALLBACKS", default={})
 SCENECART_ENCRYPTION_KEY = env.str("SCENECART_ENCRYPTION_KEY", default="")
 # The public address of this installation, for provider webhooks; empty: polling only.
 SCENECART_PUBLIC_URL = env.str("SCENECART_PUBLIC_URL", default="")
+# Content Credentials (C2PA) on every published MP4 (rendering.provenance): paths to the PEM
+# certificate chain (the signing certificate first, issued by a CA, with the digitalSignature
+# key usage and the emailProtection extended key usage; then its CAs) and its private key: a
+# merchant's or the operator's certificate. Both empty: a development chain made on first use
+# under SCENECART_VAR_DIR/c2pa/dev, whose files read back as valid but untrusted.
+SCENECART_C2PA_CERT_CHAIN = env.str("SCENECART_C2PA_CERT_CHAIN", default="")
+SCENECART_C2PA_PRIVATE_KEY = env.str("SCENECART_C2PA_PRIVATE_KEY", default="")
+# An RFC 3161 timestamp authority that countersigns each manifest (a network call per video);
+# empty: none, and a manifest is judged by the certificate's validity at reading time.
+SCENECART_C2PA_TSA_URL = env.str("SCENECART_C2PA_TSA_URL", default="")
+# A PEM bundle of the CAs the provenance page trusts when it reads a manifest back (e.g. the
+# C2PA trust list, or the development root SCENECART_VAR_DIR/c2pa/dev/root.pem); empty: none.
+SCENECART_C2PA_TRUST_ANCHORS = env.str("SCENECART_C2PA_TRUST_ANCHORS", default="")
 # What paid backends cost, in USD per second of rendered video, by backend alias, e.g.
 # SCENECART_PRICES='{"kling": "0.07"}'. Estimates and merchants' monthly budgets use it; a
 # backend it does not name costs what the backend itself says (the built-in renderer: 0).
@@ -436,6 +449,6 @@ SCENECART_HOUSEKEEPING_GRACE_HOURS = env.int("SCENECART_HOUSEKEEPING_GRACE_HOURS
 # Run by `celery -A scenecart beat` beside the workers.
 CELERY_BEAT_SCHEDULE = {
     "housekeeping": {"task": "rendering.housekeeping_sweep", "schedule": 6 * 60 * 60},
-    "resume-remote-segments": {"task": "rendering.resume_remote_segments", "schedule": 60},
+    "requeue-stale-work": {"task": "rendering.requeue_stale_work", "schedule": 60},
 }
 CELERY_TASK_ROUTES["rendering.housekeeping_sweep"] = {"queue": "default"}
