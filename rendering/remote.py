@@ -214,7 +214,7 @@ def segment_poke(*, segment: Segment) -> None:
 
 
 def _finish(segment: Segment, backend: RemoteBackend, status: JobStatus) -> Segment:
-    from .services import _store, segment_followups
+    from .services import StorageWriteError, segment_followups, store_or_raise
 
     now = timezone.now()
     stale = now - timedelta(seconds=settings.SCENECART_RENDER_STALE_AFTER)
@@ -236,7 +236,14 @@ def _finish(segment: Segment, backend: RemoteBackend, status: JobStatus) -> Segm
             seconds = profile.frames_for(plan.seconds) / profile.fps
             normalize(raw, out_path, profile, seconds=seconds, **settings.SCENECART_HOUSE_ENCODER)
             probed = verify(out_path, profile, seconds=seconds)
-            name = _store(out_path, f"segments/{segment.key[:2]}/{segment.key}.mp4")
+            name = store_or_raise(out_path, f"segments/{segment.key[:2]}/{segment.key}.mp4")
+    except StorageWriteError as exc:
+        # Storage is down: try again at the next poll (the provider's file lasts hours).
+        logger.warning("Segment %s fetched but not stored: %s", segment.key[:12], exc)
+        Segment.objects.filter(pk=segment.pk).update(finishing_at=None, error=str(exc)[:2000])
+        with transaction.atomic():
+            _schedule_poll(segment.pk, _next_poll_in(backend, segment.polls + 3))
+        return segment
     except ProviderFailure as failure:
         Segment.objects.filter(pk=segment.pk).update(finishing_at=None)
         if failure.final:

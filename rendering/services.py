@@ -255,7 +255,16 @@ def segment_render(*, segment: Segment) -> Segment:
                     raw, out_path, profile, seconds=seconds, **settings.SCENECART_HOUSE_ENCODER
                 )
             probed = verify(out_path, profile, seconds=seconds)
-            name = _store(out_path, f"segments/{segment.key[:2]}/{segment.key}.mp4")
+            name = store_or_raise(out_path, f"segments/{segment.key[:2]}/{segment.key}.mp4")
+    except StorageWriteError as exc:
+        # The render is fine; the storage may come back. The segment waits for the task's
+        # retry instead of failing, and nothing READY points at a file that is not there.
+        logger.warning("Segment %s rendered but not stored: %s", segment.key[:12], exc)
+        Segment.objects.filter(pk=segment.pk, claimed_at=now).update(
+            status=Segment.Status.PENDING, error=str(exc)[:2000], claimed_at=None
+        )
+        segment.refresh_from_db()
+        raise
     except Exception as exc:
         logger.exception("Rendering segment %s (%s) failed", segment.key[:12], segment.kind)
         segment_fail(segment=segment, reason=f"{type(exc).__name__}: {exc}")
@@ -648,6 +657,18 @@ def stored_bytes(field: Any) -> bytes:
     """The whole content of a stored file field (local or S3)."""
     with field.open("rb") as handle:
         return handle.read()
+
+
+class StorageWriteError(Exception):
+    """A finished file could not be written to storage (disk full, S3 down): worth a retry."""
+
+
+def store_or_raise(path: Path, name: str) -> str:
+    """``_store``, with any failure of the storage reported as ``StorageWriteError``."""
+    try:
+        return _store(path, name)
+    except Exception as exc:
+        raise StorageWriteError(f"Storage refused {name}: {type(exc).__name__}: {exc}") from exc
 
 
 def _store(path: Path, name: str) -> str:

@@ -1,13 +1,18 @@
 """Celery tasks: thin, id-taking, idempotent. The work is in ``rendering.services``."""
 
-from celery import shared_task
+import random
+
+from celery import Task, shared_task
 
 from . import bulk, remote, services
 from .models import BulkJob, Segment, Video
 
+# Storage that refuses writes is retried for about 10 minutes before the segment fails.
+STORAGE_RETRIES = 6
 
-@shared_task(name="rendering.render_segment", acks_late=True, reject_on_worker_lost=True)
-def render_segment(segment_id: int) -> None:
+
+@shared_task(name="rendering.render_segment", bind=True, acks_late=True, reject_on_worker_lost=True)
+def render_segment(self: Task, segment_id: int) -> None:
     segment = Segment.objects.filter(pk=segment_id).first()
     if segment is None:
         return
@@ -17,6 +22,13 @@ def render_segment(segment_id: int) -> None:
         return
     try:
         segment = services.segment_render(segment=segment)
+    except services.StorageWriteError as exc:
+        if self.request.retries >= STORAGE_RETRIES:
+            services.segment_fail(segment=segment, reason=str(exc))
+            return
+        # Backoff with jitter: 5 s, 10 s, 20 s… capped at 5 minutes.
+        countdown = min(300, 5 * 2**self.request.retries) * random.uniform(0.8, 1.2)
+        raise self.retry(countdown=countdown, exc=exc) from exc
     except Exception:
         # segment_render has recorded the failure on the segment and its videos; a local render
         # that failed once fails the same way again, so there is nothing to retry.

@@ -50,3 +50,10 @@ if CACHES["default"]["BACKEND"].endswith("FileBasedCache"):
     CACHES["default"]["LOCATION"] = str(TEST_RUN_DIR / "cache")
 # Weather lookups go to a closed port unless a test points them at its own server.
 SCENECART_WEATHER_URL = "http://127.0.0.1:9/v1/forecast"
+
+# Fault-injection tests swap in storage that refuses writes, in the workers they start too.
+if env.str("SCENECART_TEST_STORAGE_BACKEND", default=""):
+    STORAGES = {
+        **STORAGES,  # noqa: F405
+        "default": {"BACKEND": env.str("SCENECART_TEST_STORAGE_BACKEND")},
+    }

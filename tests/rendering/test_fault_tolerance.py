@@ -5,6 +5,8 @@
   duplicate rows and no stray files in storage.
 - Work whose message was lost (a video whose segments are all ready but was never
   assembled; a segment PENDING with no task): the sweep queues it again.
+- Storage refusing writes: the rendered segment waits and its task retries with backoff; no
+  READY row ever names a file that is not there.
 """
 
 import os
@@ -12,17 +14,20 @@ import signal
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.utils import timezone
 from pytest_django import Settings
 
+from catalog.services import product_image_cutout
 from personalization.context import ShopperContext
 from rendering.models import Segment, Video
 from rendering.services import video_request
 from rendering.sweeps import stale_work_requeue
 from tests.conftest import WorkerStarter
 from tests.factories import make_merchant, make_product
+from tests.rendering.faulty import refuse_writes
 
 pytestmark = [pytest.mark.worker]
 STALE_SECONDS = 2
@@ -112,3 +117,88 @@ def test_lost_messages_are_queued_again_by_the_sweep(
         return Video.objects.get(pk=request.video.pk).status == Video.Status.READY
 
     wait_for(ready, what="the video after the sweep")
+
+
+# --- Storage that refuses writes ---------------------------------------------------------------
+
+FLAKY = "tests.rendering.faulty.FlakyStorage"
+
+
+def test_storage_refusing_writes_retries_and_never_points_at_a_missing_file(
+    worker_starter: WorkerStarter, settings: Settings, media_root: Path
+) -> None:
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": FLAKY}}
+    worker_starter.extra_env["SCENECART_TEST_STORAGE_BACKEND"] = FLAKY
+    product = make_product(make_merchant(slug="shop"))
+    product_image_cutout(image=product.images.get())  # the upload's own writes are done
+    refuse_writes(media_root)
+    worker_starter.start()
+    request = video_request(product=product, context=ShopperContext(), aspect="16:9")
+
+    def refused() -> bool:
+        return Segment.objects.filter(error__contains="No space left on device").count() == 4
+
+    wait_for(refused, what="every segment to be refused by the storage")
+    # Rendered but not stored: waiting, not failed, and no READY row without its file.
+    assert set(Segment.objects.values_list("status", flat=True)) <= {
+        Segment.Status.PENDING,
+        Segment.Status.RENDERING,
+    }
+    assert not (media_root / "segments").exists() or not stored_segment_files(media_root)
+    assert Video.objects.get(pk=request.video.pk).status == Video.Status.PENDING
+
+    refuse_writes(media_root, refuse=False)
+
+    def ready() -> Video | None:
+        video = Video.objects.get(pk=request.video.pk)
+        return video if video.status == Video.Status.READY else None
+
+    wait_for(ready, what="the video once the storage takes writes again")
+    for segment in Segment.objects.all():
+        assert segment.status == Segment.Status.READY
+        assert (media_root / segment.file.name).is_file()
+
+
+# --- ffmpeg failing, or cutting its file short ---------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("small_videos")
+@pytest.mark.parametrize(
+    ("backend", "reason"),
+    [
+        # ffmpeg refuses to run (here: a preset x264 does not have).
+        (
+            {"BACKEND": "rendering.backends.local.LocalBackend", "OPTIONS": {"preset": "warp9"}},
+            "ffmpeg",
+        ),
+        # ffmpeg "succeeds" but the file is cut short.
+        ({"BACKEND": "tests.rendering.faulty.TruncatingBackend"}, "MediaError"),
+    ],
+    ids=["ffmpeg-fails", "truncated-file"],
+)
+def test_a_broken_render_is_caught_and_never_served(
+    settings: Settings, media_root: Path, backend: dict[str, object], reason: str, client: Any
+) -> None:
+    from personalization.services import bucket_policy_update
+    from rendering.services import segment_render
+
+    settings.SCENECART_BACKENDS = {**settings.SCENECART_BACKENDS, "broken": backend}
+    merchant = make_merchant(slug="shop")
+    bucket_policy_update(merchant=merchant, allow_public_hints=True)
+    product = make_product(merchant, sku="JACKET")
+    request = video_request(
+        product=product, context=ShopperContext(), aspect="16:9", backend_alias="broken"
+    )
+    hero = request.segments[0]
+    with pytest.raises(Exception) as raised:
+        segment_render(segment=hero)
+    hero.refresh_from_db()
+    assert hero.status == Segment.Status.FAILED and not hero.file
+    assert reason.lower() in hero.error.lower(), hero.error
+    assert str(raised.value)[:40] in hero.error
+    assert not (media_root / "segments").exists() or not stored_segment_files(media_root)
+    video = Video.objects.get(pk=request.video.pk)
+    assert video.status == Video.Status.FAILED and "The hero segment failed" in video.error
+    answer = client.get("/api/v1/videos/shop/JACKET").json()
+    assert answer["src"] is None and answer["requested"] == "failed"
