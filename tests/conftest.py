@@ -134,7 +134,7 @@ class WorkerStarter:
     extra_env: dict[str, str] = field(default_factory=dict)
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def start(self) -> subprocess.Popen[bytes]:
+    def start(self, queues: str = WORKER_QUEUES, concurrency: int = 2) -> subprocess.Popen[bytes]:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "scenecart.settings.test",
@@ -149,7 +149,7 @@ class WorkerStarter:
             process = subprocess.Popen(
                 [
                     sys.executable, "-m", "celery", "-A", "scenecart", "worker",
-                    "-Q", WORKER_QUEUES, "-c", "2", "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
+                    "-Q", queues, "-c", str(concurrency), "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
                     "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
                 ],
                 cwd=ROOT,
