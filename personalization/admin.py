@@ -1,4 +1,4 @@
-"""The bucket policy in the merchant workspace."""
+"""The bucket policy and the content policy in the merchant workspace."""
 
 from django import forms
 from django.contrib import admin
@@ -6,8 +6,9 @@ from django.http import HttpRequest
 
 from catalog.admin import MerchantScopedAdmin
 
+from .content_policy import content_policy_update, maintained_list, term_lines
 from .context import ShopperContext
-from .models import BucketPolicy
+from .models import BucketPolicy, ContentPolicy
 from .services import bucket_policy_update
 
 
@@ -67,5 +68,43 @@ class BucketPolicyAdmin(MerchantScopedAdmin):
         saved = bucket_policy_update(
             merchant=form.cleaned_data["merchant"],
             **{name: form.cleaned_data[name] for name in BucketPolicyForm.Meta.fields[1:]},
+        )
+        obj.pk = saved.pk
+
+
+@admin.register(ContentPolicy)
+class ContentPolicyAdmin(MerchantScopedAdmin):
+    editable = ["licensed_assets_only", "extra_terms", "allowed_terms"]
+    fields = ["merchant", *editable, "maintained"]
+    readonly_fields = ["maintained"]
+    list_display = ["merchant", "licensed_assets_only", "own_terms", "allowed"]
+
+    @admin.display(description="Scenecart's list")
+    def maintained(self, obj: ContentPolicy | None) -> str:
+        terms = maintained_list().terms
+        owners = sorted({term.owner for term in terms})
+        return (
+            f"{len(terms)} protected characters, titles and marks of {len(owners)} groups "
+            f"({', '.join(owners[:6])}, …), kept up to date by Scenecart. They are refused in "
+            "product texts, your brand kit and every prompt, in any spelling (Spider Man, "
+            "spider-man, SpiderMan); words that are also ordinary English (apple, jordan) only "
+            "in the phrases that mean the mark (Apple Watch, Air Jordan)."
+        )
+
+    @admin.display(description="Own terms")
+    def own_terms(self, obj: ContentPolicy) -> int:
+        return len(term_lines(obj.extra_terms))
+
+    @admin.display(description="Allowed terms")
+    def allowed(self, obj: ContentPolicy) -> int:
+        return len(term_lines(obj.allowed_terms))
+
+    def save_model(
+        self, request: HttpRequest, obj: ContentPolicy, form: forms.ModelForm, change: bool
+    ) -> None:
+        # Through the service, like every other write of a merchant's settings.
+        saved = content_policy_update(
+            merchant=form.cleaned_data["merchant"],
+            **{name: form.cleaned_data[name] for name in self.editable},
         )
         obj.pk = saved.pk

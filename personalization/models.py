@@ -96,3 +96,70 @@ class BucketPolicy(models.Model):
             if context.bucket != GENERIC_BUCKET and context.bucket not in buckets:
                 buckets.append(context.bucket)
         self.approved_buckets = buckets
+
+
+class ContentPolicy(models.Model):
+    """A merchant's additions to Scenecart's content policy (personalization.content_policy):
+    terms of its own to refuse, terms of the maintained list it holds a licence for, and
+    "licensed assets only" mode (no text-to-video at all)."""
+
+    merchant = models.OneToOneField(
+        Merchant, on_delete=models.CASCADE, related_name="content_policy"
+    )
+    extra_terms = models.TextField(
+        blank=True,
+        help_text=(
+            "Names your videos must never show, one per line (your competitors' marks, a "
+            "character you were asked not to use). Refused like Scenecart's own list."
+        ),
+    )
+    allowed_terms = models.TextField(
+        blank=True,
+        help_text=(
+            "Protected names you hold a licence for, one per line (e.g. Hello Kitty). Only "
+            "names on Scenecart's list can be allowed; they are allowed for your shop alone."
+        ),
+    )
+    licensed_assets_only = models.BooleanField(
+        default=False,
+        help_text=(
+            "Render only from your own product images: no video is made from text alone, "
+            "and AI providers are only asked to animate your images."
+        ),
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "content policies"
+
+    def __str__(self) -> str:
+        return f"Content policy of {self.merchant}"
+
+    def clean(self) -> None:
+        # Imported here: content_policy reads this model, and this model only needs its checks.
+        from .content_policy import (
+            allowed_term_problem,
+            extra_term_problem,
+            term_key,
+            term_lines,
+        )
+
+        super().clean()
+        extra = term_lines(self.extra_terms)
+        allowed = term_lines(self.allowed_terms)
+        errors: dict[str, list[str]] = {}
+        for term in extra:
+            if problem := extra_term_problem(term):
+                errors.setdefault("extra_terms", []).append(problem)
+        for term in allowed:
+            if problem := allowed_term_problem(term):
+                errors.setdefault("allowed_terms", []).append(problem)
+        both = {term_key(t) for t in extra} & {term_key(t) for t in allowed}
+        for term in (t for t in allowed if term_key(t) in both):
+            errors.setdefault("allowed_terms", []).append(
+                f"'{term}' is also on your list of terms to refuse: keep it on one list."
+            )
+        if errors:
+            raise ValidationError(errors)
+        self.extra_terms = "\n".join(extra)
+        self.allowed_terms = "\n".join(allowed)

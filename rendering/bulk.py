@@ -28,6 +28,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from catalog.models import Merchant, Product
+from personalization.content_policy import ContentPolicyRefusal
 from personalization.context import ShopperContext
 
 from .backends import backend_for
@@ -71,6 +72,7 @@ class GenerationEstimate:
     budget: Decimal | None
     spent_this_month: Decimal
     products_without_image: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # SKU -> the content policy's reason
 
     @property
     def budget_left(self) -> Decimal | None:
@@ -102,6 +104,7 @@ class GenerationEstimate:
             "spent_this_month": str(self.spent_this_month),
             "over_budget": self.over_budget,
             "products_without_image": self.products_without_image,
+            "refused": self.refused,
         }
 
 
@@ -158,8 +161,11 @@ def _plan(
     aspects: list[str],
     backend: str,
     make_cutouts: bool,
+    refused: dict[str, str] | None = None,
 ) -> dict[tuple[int, str, str], list[SegmentSpec]]:
-    """Every video's segment specs, keyed by (product id, bucket, aspect)."""
+    """Every video's segment specs, keyed by (product id, bucket, aspect). Videos the content
+    policy refuses are left out and, with ``refused``, recorded there by SKU; without it the
+    refusal is raised."""
     seeds = {
         (product_id, bucket, aspect): seed
         for product_id, bucket, aspect, seed in Video.objects.filter(
@@ -170,14 +176,19 @@ def _plan(
     for product in products:
         for context in contexts:
             for aspect in aspects:
-                planned[(product.pk, context.bucket, aspect)] = segment_specs(
-                    product=product,
-                    context=context,
-                    aspect=aspect,
-                    backend_alias=backend,
-                    seed=seeds.get((product.pk, context.bucket, aspect), 0),
-                    make_cutouts=make_cutouts,
-                )
+                try:
+                    planned[(product.pk, context.bucket, aspect)] = segment_specs(
+                        product=product,
+                        context=context,
+                        aspect=aspect,
+                        backend_alias=backend,
+                        seed=seeds.get((product.pk, context.bucket, aspect), 0),
+                        make_cutouts=make_cutouts,
+                    )
+                except ContentPolicyRefusal as refusal:
+                    if refused is None:
+                        raise
+                    refused.setdefault(product.sku, str(refusal))
     return planned
 
 
@@ -194,8 +205,14 @@ def generation_estimate(
     Products whose cutout is not made yet are planned without it (their segments count as to
     render), so an estimate of a whole catalog never does image work in the request.
     """
+    refused: dict[str, str] = {}
     planned = _plan(
-        products=products, contexts=contexts, aspects=aspects, backend=backend, make_cutouts=False
+        products=products,
+        contexts=contexts,
+        aspects=aspects,
+        backend=backend,
+        make_cutouts=False,
+        refused=refused,
     )
     unique: dict[str, SegmentSpec] = {}
     slots = 0
@@ -240,6 +257,7 @@ def generation_estimate(
         budget=merchant.monthly_budget,
         spent_this_month=merchant_spend_this_month(merchant=merchant),
         products_without_image=[p.sku for p in products if not p.images.all()],
+        refused=refused,
     )
 
 
@@ -306,8 +324,13 @@ def bulk_job_submit(*, job: BulkJob) -> SubmitReport:
             )[(item.product_id, item.bucket, item.aspect)]
         except Exception as exc:  # a product the renderers cannot plan: say why, go on
             logger.warning("Bulk job %s: planning %s failed: %s", job.pk, item, exc)
+            reason = (
+                str(exc)
+                if isinstance(exc, ContentPolicyRefusal)
+                else f"{type(exc).__name__}: {exc}"
+            )
             BulkItem.objects.filter(pk=item.pk).update(
-                state=BulkItem.State.ERROR, error=f"{type(exc).__name__}: {exc}"[:2000]
+                state=BulkItem.State.ERROR, error=reason[:2000]
             )
             errors += 1
             continue
@@ -412,6 +435,8 @@ def describe_estimate(estimate: GenerationEstimate, *, backend: str) -> str:
                 else "."
             )
         )
+    for sku, reason in list(estimate.refused.items())[:20]:
+        lines.append(f"Refused by the content policy: {sku}: {reason}")
     if estimate.products_without_image:
         lines.append(
             "Without a product image (the video shows the title only): "

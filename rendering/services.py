@@ -30,6 +30,11 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from catalog.models import BrandKit, Product
+from personalization.content_policy import (
+    ContentPolicyRefusal,
+    licensed_assets_only,
+    policy_check_plans,
+)
 from personalization.context import ShopperContext
 from personalization.plans import ScenePlan, scene_plans_for
 
@@ -122,6 +127,9 @@ def segment_specs(
     backend_for(backend_alias)  # an unknown alias is refused even if every kind is routed
     brand_kit = BrandKit.objects.filter(merchant_id=product.merchant_id).first()
     plans = scene_plans_for(product=product, context=context, brand_kit=brand_kit, seconds=seconds)
+    # The content policy, before any key, price or backend: a refusal names the term and field.
+    policy_check_plans(product=product, plans=plans)
+    image_only = licensed_assets_only(merchant_id=product.merchant_id)
     product_inputs = _product_inputs(product=product, brand_kit=brand_kit, make_cutout=make_cutouts)
     brand_inputs = _brand_inputs(brand_kit=brand_kit)
     specs = []
@@ -134,6 +142,10 @@ def segment_specs(
             routing.alias_for(kind=plan.kind, bucket=context.bucket, requested=backend_alias),
             merchant_id=product.merchant_id,
         )
+        if image_only and not inputs.get("product_image") and not backend.synchronous:
+            # Licensed assets only: a shot without the product's own image (the outro) would
+            # be text-to-video on a provider; the built-in renderer draws it from the logo.
+            backend = merchant_backend("local", merchant_id=product.merchant_id)
         key = segment_key(
             merchant_id=product.merchant_id,
             backend=backend,
@@ -342,13 +354,20 @@ def video_request(
     when the caller has planned them already (``video_specs``).
     """
     if specs is None:
-        specs = video_specs(
-            product=product,
-            context=context,
-            aspect=aspect,
-            backend_alias=backend_alias,
-            seconds=seconds,
-        )
+        try:
+            specs = video_specs(
+                product=product,
+                context=context,
+                aspect=aspect,
+                backend_alias=backend_alias,
+                seconds=seconds,
+            )
+        except ContentPolicyRefusal as refusal:
+            # Refused before any row of work exists: the variant says why, nothing is queued.
+            video = video_refuse(
+                product=product, bucket=context.bucket, aspect=aspect, reason=str(refusal)
+            )
+            return VideoRequest(video=video, segments=[], to_render=[])
     recipe = recipe_key(spec.key for spec in specs)
     with transaction.atomic():
         segments = [segment_ensure(spec=spec, merchant_id=product.merchant_id) for spec in specs]
@@ -392,6 +411,22 @@ def video_request(
 
             transaction.on_commit(lambda: assemble_video.delay(video.pk))
     return VideoRequest(video=video, segments=segments, to_render=to_render)
+
+
+def video_refuse(*, product: Product, bucket: str, aspect: str, reason: str) -> Video:
+    """Fail a variant the content policy refuses, with the refusal's words."""
+    video, _ = Video.objects.get_or_create(
+        product=product,
+        bucket=bucket,
+        aspect=profile_for(aspect).aspect,
+        defaults={"recipe_key": "", "backend": settings.SCENECART_DEFAULT_BACKEND},
+    )
+    Video.objects.filter(pk=video.pk).update(
+        status=Video.Status.FAILED, error=reason[:2000], updated_at=timezone.now()
+    )
+    _video_changed(video)
+    video.refresh_from_db()
+    return video
 
 
 def video_specs(

@@ -52,6 +52,7 @@ from catalog.admin import MerchantScopedMixin
 from catalog.importing import catalog_import
 from catalog.models import Membership, Merchant
 from catalog.services import brand_kit_update, membership_grant, shopper_profile_upsert
+from personalization.content_policy import content_policy_update
 from personalization.services import bucket_policy_update
 from rendering.bulk import bulk_job_create, generation_choices
 from rendering.contact_sheet import aspect_slug
@@ -133,6 +134,7 @@ def build_b_world() -> tuple[Merchant, AbstractUser]:
     )
     shopper_profile_upsert(merchant=merchant, external_id=f"{MARKER}-bravo-shopper", country="DE")
     bucket_policy_update(merchant=merchant, holdout_percent=10)
+    content_policy_update(merchant=merchant, extra_terms=f"{MARKER} Mascot")
     video = make_ready_video(stove)  # Video, Segments, VideoSegments
     playback_events_record(merchant=merchant, events=[{"type": "impression", "video": video.pk}])
     contexts, aspects, backend = generation_choices(
