@@ -69,7 +69,8 @@ def shopper_token_issue(
 def shopper_token_read(*, merchant: Merchant, token: str, now: float | None = None) -> ShopperToken:
     """The shopper a token names, if ``merchant`` signed it and it has not expired."""
     payload, dot, signature = token.strip().partition(".")
-    if not dot or not payload or len(token) > MAX_TOKEN_LENGTH:
+    # Tokens are base64url: anything else (non-ASCII included) is not one of ours.
+    if not dot or not payload or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
         raise ShopperTokenError("The shopper token is malformed: expected <payload>.<signature>.")
     expected = _signature(merchant.shopper_token_secret, payload)
     if not hmac.compare_digest(expected, signature):

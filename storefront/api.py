@@ -12,6 +12,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -23,7 +25,8 @@ from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
+from rest_framework.settings import api_settings
+from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle
 from rest_framework.views import APIView, exception_handler
 
 from catalog.models import Merchant
@@ -38,6 +41,7 @@ from rendering.profiles import UnknownAspect, profile_for
 from rendering.selectors import Variant, product_variants
 from rendering.services import PLANNING_RETRY_AFTER, video_request_once
 
+from .ratelimit import lookup_rate_limit
 from .serializers import (
     ErrorSerializer,
     EventBatchSerializer,
@@ -88,6 +92,15 @@ class EventsThrottle(AnonRateThrottle):
 
 class ShopperTokensThrottle(AnonRateThrottle):
     scope = "shopper_tokens"
+
+
+@receiver(setting_changed)
+def _throttle_rates_follow_settings(*, setting: str, **kwargs: object) -> None:
+    """DRF binds ``SimpleRateThrottle.THROTTLE_RATES`` to the settings' dict once, at import,
+    so a changed ``REST_FRAMEWORK`` (override_settings in tests) never reached the throttles
+    (encode/django-rest-framework#6030). DRF's own receiver has reloaded its settings by now."""
+    if setting == "REST_FRAMEWORK":
+        SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
 
 
 class PlainTextJSONParser(JSONParser):
@@ -198,7 +211,33 @@ def _vary_on(dimensions: tuple[str, ...], weather: bool) -> str:
     return ", ".join(vary)
 
 
+# Each throttled answer says when to come back.
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    int,
+    OpenApiParameter.HEADER,
+    description="Seconds until the client may ask again.",
+    response=[429],
+)
+RATE_LIMITED = OpenApiResponse(ErrorSerializer, description="Rate limited; see Retry-After.")
 LOOKUP_PARAMETERS = [
+    # What the route (storefront.urls) matches: any other path is no lookup at all.
+    OpenApiParameter(
+        "merchant",
+        str,
+        OpenApiParameter.PATH,
+        required=True,
+        pattern=r"^[^/]+$",
+        description="The merchant's slug.",
+    ),
+    OpenApiParameter(
+        "sku",
+        str,
+        OpenApiParameter.PATH,
+        required=True,
+        description="The product's SKU (a SKU with a slash is matched too: XL/RED).",
+    ),
+    RETRY_AFTER,
     OpenApiParameter("aspect", str, enum=["16:9", "9:16", "1:1"], description="Default 16:9."),
     OpenApiParameter("st", str, description="A signed shopper token from the merchant's server."),
     *(
@@ -224,6 +263,9 @@ def video_lookup(request: HttpRequest, merchant: str, sku: str) -> HttpResponse:
     (authentication, permissions, throttles, negotiation), none of which an anonymous JSON GET
     needs. ``VideoLookupView`` below documents it in the OpenAPI schema.
     """
+    limited = lookup_rate_limit(request)
+    if limited is not None:
+        return limited
     if request.method != "GET":
         return JsonResponse({"error": "Only GET is allowed."}, status=405, headers={"Allow": "GET"})
     try:
@@ -358,6 +400,7 @@ class VideoLookupView(APIView):
             200: VideoLookupSerializer,
             400: OpenApiResponse(ErrorSerializer, description="Bad aspect or hint."),
             404: OpenApiResponse(ErrorSerializer, description="Unknown merchant or SKU."),
+            429: RATE_LIMITED,
         },
     )
     def get(self, request: Request, merchant: str, sku: str) -> HttpResponse:
@@ -389,8 +432,9 @@ class EventsView(APIView):
             400: ErrorSerializer,
             403: OpenApiResponse(ErrorSerializer, description="Origin not allowed."),
             404: ErrorSerializer,
-            429: OpenApiResponse(ErrorSerializer, description="Rate limited."),
+            429: RATE_LIMITED,
         },
+        parameters=[RETRY_AFTER],
     )
     def post(self, request: Request) -> Response:
         batch = EventBatchSerializer(data=request.data)
@@ -453,11 +497,13 @@ class ShopperTokensView(APIView):
             400: ErrorSerializer,
             401: ErrorSerializer,
             404: ErrorSerializer,
+            429: RATE_LIMITED,
         },
         parameters=[
             OpenApiParameter(
                 "Authorization", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True
-            )
+            ),
+            RETRY_AFTER,
         ],
     )
     def post(self, request: Request) -> Response:

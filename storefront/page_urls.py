@@ -7,7 +7,7 @@ from . import pages
 urlpatterns = [
     path("", pages.home, name="home"),
     path("shop/<slug:merchant>/", pages.shop, name="shop"),
-    path("shop/<slug:merchant>/<str:sku>", pages.product, name="product"),
-    path("embed/<slug:merchant>/<str:sku>", pages.embed, name="embed"),
+    path("shop/<slug:merchant>/<path:sku>", pages.product, name="product"),
+    path("embed/<slug:merchant>/<path:sku>", pages.embed, name="embed"),
     path("oembed", pages.oembed, name="oembed"),
 ]

@@ -9,7 +9,7 @@ from django.urls import path
 from . import api
 
 urlpatterns = [
-    path("api/v1/videos/<slug:merchant>/<str:sku>", api.VideoLookupView.as_view()),
+    path("api/v1/videos/<str:merchant>/<path:sku>", api.VideoLookupView.as_view()),
     path("api/v1/events", api.EventsView.as_view()),
     path("api/v1/shopper-tokens", api.ShopperTokensView.as_view()),
 ]

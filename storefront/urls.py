@@ -8,7 +8,7 @@ app_name = "storefront"
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path(
-        "api/v1/videos/<slug:merchant>/<str:sku>",
+        "api/v1/videos/<str:merchant>/<path:sku>",
         api.video_lookup,
         name="video-lookup",
     ),

@@ -284,6 +284,7 @@ def _price(raw: str, default_currency: str) -> tuple[Decimal, str]:
     before, number, after = match.groups()
     try:
         value = parse_price(number, "price")
-    except ValueError:
-        raise ValueError(f"price {raw!r} is not a price like '15.00 USD'") from None
+    except ValueError as exc:
+        # The number's own problem (negative, too large, three decimals), for the whole value.
+        raise ValueError(str(exc).replace(repr(number), repr(raw), 1)) from None
     return value, (before or after or default_currency).upper()

@@ -173,10 +173,11 @@ def parse_price(raw: str, column: str) -> Decimal:
         raise ValueError(f"{column} {raw!r} is not a number")
     if value < 0:
         raise ValueError(f"{column} {raw!r} is negative")
-    if value != value.quantize(PRICE_STEP):
-        raise ValueError(f"{column} {raw!r} has more than two decimal places")
+    # Before the quantize below, which raises InvalidOperation past the context's precision.
     if value >= PRICE_LIMIT:
         raise ValueError(f"{column} {raw!r} is too large")
+    if value != value.quantize(PRICE_STEP):
+        raise ValueError(f"{column} {raw!r} has more than two decimal places")
     return value.quantize(PRICE_STEP)
 
 

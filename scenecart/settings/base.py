@@ -196,6 +196,10 @@ SPECTACULAR_SETTINGS = {
 # entry when a video changes, so this only bounds staleness when that drop cannot reach every
 # web process.
 SCENECART_LOOKUP_CACHE_SECONDS = env.int("SCENECART_LOOKUP_CACHE_SECONDS", default=10)
+# Video lookups a client address may make per window (storefront/ratelimit.py), like
+# "1200/min" (s, min, h, day); past it the lookup answers 429 with Retry-After. Behind a CDN
+# the address is the CDN's edge unless SCENECART_NUM_PROXIES is set. "" or "0": no limit.
+SCENECART_LOOKUP_RATE = env.str("SCENECART_LOOKUP_RATE", default="1200/min")
 # Each web process also keeps those reads this long (scenecart/cache.py), so a busy product's
 # lookup makes no cache round trip; a change reaches other processes within this time.
 SCENECART_LOCAL_CACHE_SECONDS = env.float("SCENECART_LOCAL_CACHE_SECONDS", default=1.0)
