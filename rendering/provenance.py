@@ -11,12 +11,13 @@ Three parts:
   as ingredients and the record as the ``com.scenecart.provenance`` assertion.
 - ``read_manifest(path_or_stream)``: the manifest read back, and whether it validates.
 
-Signing credentials: a merchant's or operator's certificate in production
-(``SCENECART_C2PA_CERT_CHAIN`` + ``SCENECART_C2PA_PRIVATE_KEY``); without them a development
-chain generated on first use under ``SCENECART_VAR_DIR / "c2pa"``. c2pa refuses a self-signed
-leaf, so the development chain is a root CA and a leaf it issued. Nobody trusts that root, so
-a file signed with it reads back as valid but untrusted; a verifier that is given the root
-(``SCENECART_C2PA_TRUST_ANCHORS``) reads it as trusted.
+Signing credentials, most specific first: the video's merchant's own certificate (a
+``SigningCertificate`` row, uploaded in the admin through ``signing_certificate_set``), the
+installation's (``SCENECART_C2PA_CERT_CHAIN`` + ``SCENECART_C2PA_PRIVATE_KEY``), else a
+development chain generated on first use under ``SCENECART_VAR_DIR / "c2pa"``. c2pa refuses a
+self-signed leaf, so the development chain is a root CA and a leaf it issued. Nobody trusts
+that root, so a file signed with it reads back as valid but untrusted; a verifier that is
+given the root (``SCENECART_C2PA_TRUST_ANCHORS``) reads it as trusted.
 """
 
 import contextlib
@@ -38,7 +39,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
@@ -46,7 +47,8 @@ from catalog.models import Product
 from scenecart.cache import read_through
 
 from .backends import backend_for
-from .models import Segment, Video
+from .models import Segment, SigningCertificate, Video
+from .secrets import decrypt, encrypt
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +84,15 @@ MANIFEST_CACHE_SECONDS = 60 * 60
 
 class SigningCertificateError(ImproperlyConfigured):
     """The signing certificate or key cannot make a C2PA manifest; the message names the
-    setting (or the development chain's folder) and what is wrong."""
+    setting (or the development chain's folder, or the merchant) and what is wrong.
+
+    ``part`` is what is wrong: ``"chain"`` or ``"key"``, so an upload form can put the message
+    on the right field.
+    """
+
+    def __init__(self, message: str, *, part: str = "chain") -> None:
+        super().__init__(message)
+        self.part = part
 
 
 # --- The record ---------------------------------------------------------------------------------
@@ -196,15 +206,44 @@ class SigningCredentials:
     development: bool
 
 
-def signing_credentials() -> SigningCredentials:
-    """The configured certificate and key, else the development chain (made on first use).
+def signing_credentials(*, merchant_id: int | None = None) -> SigningCredentials:
+    """The merchant's own certificate and key when it uploaded one, else the installation's
+    (settings), else the development chain (made on first use).
 
     Checked before c2pa sees them: c2pa's own refusal is "the certificate is invalid", and an
     operator needs to know which setting holds what certificate, and what is wrong with it.
+    A merchant's certificate that no longer passes (it expired) is refused, not replaced by
+    the installation's: the merchant asked for its videos to be signed in its own name.
     """
+    tsa_url = str(settings.SCENECART_C2PA_TSA_URL or "") or None
+    own = (
+        SigningCertificate.objects.select_related("merchant")
+        .filter(merchant_id=merchant_id)
+        .first()
+        if merchant_id is not None
+        else None
+    )
+    if own is not None:
+        origin = (
+            f"the signing certificate of {own.merchant.name} ({own.subject}; replace it in the "
+            "admin under Signing certificates)"
+        )
+        alg, key_pkcs8 = _check_credentials(
+            own.certificate_chain.encode(),
+            decrypt(own.encrypted_private_key).encode(),
+            origin,
+            f"the private key of {own.merchant.name}'s signing certificate",
+        )
+        return SigningCredentials(
+            chain_pem=own.certificate_chain.encode(),
+            key_pem=key_pkcs8,
+            alg=alg,
+            tsa_url=tsa_url,
+            origin=origin,
+            development=False,
+        )
     chain_setting = str(settings.SCENECART_C2PA_CERT_CHAIN or "")
     key_setting = str(settings.SCENECART_C2PA_PRIVATE_KEY or "")
-    tsa_url = str(settings.SCENECART_C2PA_TSA_URL or "") or None
     if chain_setting or key_setting:
         if not (chain_setting and key_setting):
             missing = "SCENECART_C2PA_PRIVATE_KEY" if chain_setting else "SCENECART_C2PA_CERT_CHAIN"
@@ -261,7 +300,7 @@ def _check_credentials(
         key = serialization.load_pem_private_key(key_pem, password=None)
     except (ValueError, TypeError) as exc:
         raise SigningCertificateError(
-            f"{key_origin} is not an unencrypted PEM private key: {exc}"
+            f"{key_origin} is not an unencrypted PEM private key: {exc}", part="key"
         ) from exc
     leaf = chain[0]
     subject = leaf.subject.rfc4514_string()
@@ -272,7 +311,8 @@ def _check_credentials(
     ):
         raise SigningCertificateError(
             f"{key_origin} is not the key of the first certificate in {chain_origin} "
-            f"({subject}): the chain must start with the signing certificate."
+            f"({subject}): the chain must start with the signing certificate.",
+            part="key",
         )
     alg = _algorithm(key, key_origin)
     if leaf.issuer == leaf.subject:
@@ -334,7 +374,8 @@ def _algorithm(key: object, key_origin: str) -> c2pa.C2paSigningAlg:
         return c2pa.C2paSigningAlg.ED25519
     raise SigningCertificateError(
         f"{key_origin}: C2PA signs with P-256/P-384/P-521, RSA (PSS) or Ed25519 keys; "
-        f"this is a {type(key).__name__}."
+        f"this is a {type(key).__name__}.",
+        part="key",
     )
 
 
@@ -471,6 +512,67 @@ def _write(path: Path, data: bytes, mode: int) -> None:
         os.fsync(handle.fileno())
 
 
+# --- Merchants' own certificates ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedCertificate:
+    chain_pem: str  # the certificates alone, re-encoded (no text around them)
+    key_pem: str  # PKCS#8
+    subject: str  # of the signing certificate, RFC 4514
+    not_after: dt.datetime
+
+
+def signing_certificate_check(
+    *, chain_pem: bytes, key_pem: bytes, chain_name: str = "", key_name: str = ""
+) -> CheckedCertificate:
+    """A merchant's certificate chain and key, checked as ``sign_video`` checks the
+    installation's (``_check_credentials``), so what is stored can sign. A ValidationError on
+    ``chain_pem`` or ``key_pem`` names the file (``chain_name``/``key_name``, the uploads'
+    names) and the reason."""
+    chain_origin = f"the certificate chain {chain_name}".strip()
+    key_origin = f"the private key {key_name}".strip()
+    try:
+        _, key_pkcs8 = _check_credentials(chain_pem, key_pem, chain_origin, key_origin)
+    except SigningCertificateError as exc:
+        message = str(exc)
+        field = "key_pem" if exc.part == "key" else "chain_pem"
+        raise ValidationError({field: message[:1].upper() + message[1:]}) from exc
+    chain = x509.load_pem_x509_certificates(chain_pem)
+    return CheckedCertificate(
+        chain_pem=b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain).decode(),
+        key_pem=key_pkcs8.decode(),
+        subject=chain[0].subject.rfc4514_string(),
+        not_after=chain[0].not_valid_after_utc,
+    )
+
+
+def signing_certificate_set(
+    *,
+    merchant_id: int,
+    chain_pem: bytes,
+    key_pem: bytes,
+    chain_name: str = "",
+    key_name: str = "",
+) -> SigningCertificate:
+    """Store (or replace) a merchant's signing certificate, checked first: nothing is stored
+    unless it can sign. The key is kept encrypted (rendering.secrets) and never shown back."""
+    checked = signing_certificate_check(
+        chain_pem=chain_pem, key_pem=key_pem, chain_name=chain_name, key_name=key_name
+    )
+    row = SigningCertificate.objects.filter(merchant_id=merchant_id).first()
+    if row is None:
+        row = SigningCertificate(merchant_id=merchant_id)
+    row.certificate_chain = checked.chain_pem
+    row.encrypted_private_key = encrypt(checked.key_pem)
+    row.subject = checked.subject
+    row.not_after = checked.not_after
+    row.full_clean()
+    row.save()
+    logger.info("Stored the signing certificate of merchant %s (%s)", merchant_id, row.subject)
+    return row
+
+
 # --- Signing ------------------------------------------------------------------------------------
 
 
@@ -480,7 +582,8 @@ def sign_video(*, video: Video, source: Path, dest: Path) -> None:
     Written to a temporary file beside ``dest`` and renamed over it, so ``dest`` is either
     absent (or what it was) or complete. c2pa checks what it wrote before returning.
     """
-    credentials = signing_credentials()
+    merchant_id = Product.objects.filter(pk=video.product_id).values_list("merchant_id", flat=True)
+    credentials = signing_credentials(merchant_id=merchant_id.first())
     manifest = video_manifest_definition(video)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)

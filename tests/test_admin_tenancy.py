@@ -57,9 +57,11 @@ from personalization.services import bucket_policy_update
 from rendering.bulk import bulk_job_create, generation_choices
 from rendering.contact_sheet import aspect_slug
 from rendering.models import Segment, Video
+from rendering.provenance import signing_certificate_set
 from rendering.routing import provider_key_set, render_routing_update
 from scenecart.settings import test as test_settings
 from storefront.services import playback_events_record
+from tests.certificates import signing_chain
 from tests.factories import make_merchant, make_product, make_ready_video
 
 pytestmark = pytest.mark.django_db
@@ -151,6 +153,7 @@ def build_b_world() -> tuple[Merchant, AbstractUser]:
     )
     render_routing_update(merchant_id=merchant.pk, kind_backends={"scene": "local"})
     provider_key_set(merchant_id=merchant.pk, backend="kling", key=f"{MARKER}-provider-key")
+    signing_certificate_set(merchant_id=merchant.pk, **signing_chain(f"{MARKER} Bravo Provisions"))
     return merchant, owner
 
 
