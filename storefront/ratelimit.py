@@ -2,11 +2,15 @@
 
 The lookup is a plain Django view that skips DRF's throttles (see ``storefront.api``), and it is
 the storefront's hot path: a cache hit answers without a database query or a shared-cache round
-trip. So this limiter costs one counter increment per request in the shared cache, nothing more:
-the counter's key names the client and the current window (``lookup-rate:<client>:<window>``),
-so a new window starts a new counter and no reset or read-modify-write is needed. On Redis the
-increment and its expiry go out in one pipelined round trip; on other caches it is
-``cache.incr``, with ``cache.add`` once per client and window.
+trip. So each process counts a client's requests in memory and adds them to the shared counter
+at most once a second (``SYNC_SECONDS``), and at once when its count says the client may be
+over the limit, so a refusal is always decided on the shared count. A busy client costs one
+shared-cache operation a second per process instead of one per request (the file cache's
+increment alone cost twice a whole lookup); the price is that the limit is enforced within
+about a second's traffic per process. The counter's key names the client and the current
+window (``lookup-rate:<client>:<window>``), so a new window starts a new counter and no reset
+is needed. On Redis the increment and its expiry go out in one pipelined round trip; on other
+caches it is ``cache.incr``, with ``cache.add`` once per client and window.
 
 ``SCENECART_LOOKUP_RATE`` sets the rate ("1200/min"; units s, min, h, day as DRF spells them);
 "" or "0" turns the limit off. Clients are told apart like DRF's throttles tell them apart:
@@ -102,24 +106,55 @@ def _redis_client(cache: RedisCache) -> Any:
     return client
 
 
-def _count(key: str, window_seconds: int) -> int:
-    """Add one to ``key``'s counter in the shared cache and return it."""
+def _count(key: str, window_seconds: int, amount: int = 1) -> int:
+    """Add ``amount`` to ``key``'s counter in the shared cache and return it."""
     cache = caches["default"]
     if isinstance(cache, RedisCache):
-        # One round trip: INCR creates the counter, EXPIRE lets it go after its window.
+        # One round trip: INCRBY creates the counter, EXPIRE lets it go after its window.
         # Django's RedisCache.incr would send EXISTS first and refuse a missing key.
         full_key = cache.make_and_validate_key(key)
         pipeline = _redis_client(cache).pipeline(transaction=False)
-        pipeline.incr(full_key)
+        pipeline.incrby(full_key, amount)
         pipeline.expire(full_key, window_seconds + 1)
         count, _ = pipeline.execute()
         return int(count)
     try:
-        return int(cache.incr(key))
+        return int(cache.incr(key, amount))
     except ValueError:  # the client's first request in this window
-        if cache.add(key, 1, window_seconds + 1):
-            return 1
-        return int(cache.incr(key))  # another process added it first
+        if cache.add(key, amount, window_seconds + 1):
+            return amount
+        return int(cache.incr(key, amount))  # another process added it first
+
+
+# How often a process adds its local counts to the shared counter, per client.
+SYNC_SECONDS = 1.0
+# Local tallies kept at most; past it, those of finished windows are dropped.
+MAX_TALLIES = 10_000
+
+
+@dataclass(slots=True)
+class _Tally:
+    pending: int = 0  # requests counted here and not yet added to the shared counter
+    shared: int = 0  # the shared counter when this process last added to it
+    synced_at: float = -math.inf
+
+
+# Keyed by the shared counter's full key (cache prefix, client, window). Races between a
+# process's threads can only lose a count here or there: the limit is approximate anyway.
+_tallies: dict[str, _Tally] = {}
+
+
+def _tally(key: str, window: int) -> _Tally:
+    tally = _tallies.get(key)
+    if tally is None:
+        if len(_tallies) >= MAX_TALLIES:
+            suffix = f":{window}"
+            for old in [k for k in _tallies if not k.endswith(suffix)]:
+                del _tallies[old]
+            if len(_tallies) >= MAX_TALLIES:
+                _tallies.clear()
+        tally = _tallies[key] = _Tally()
+    return tally
 
 
 def lookup_rate_limit(request: HttpRequest) -> JsonResponse | None:
@@ -130,7 +165,13 @@ def lookup_rate_limit(request: HttpRequest) -> JsonResponse | None:
     now = time.time()
     window = int(now // rate.seconds)
     client = client_key(client_address(request))
-    if _count(f"{KEY_PREFIX}:{client}:{window}", rate.seconds) <= rate.requests:
+    key = f"{KEY_PREFIX}:{client}:{window}"
+    tally = _tally(f"{caches['default'].key_prefix}:{key}", window)
+    tally.pending += 1
+    if now - tally.synced_at >= SYNC_SECONDS or tally.shared + tally.pending > rate.requests:
+        tally.shared = _count(key, rate.seconds, tally.pending)
+        tally.pending, tally.synced_at = 0, now
+    if tally.shared + tally.pending <= rate.requests:
         return None
     retry_after = max(1, math.ceil((window + 1) * rate.seconds - now))
     return JsonResponse(
