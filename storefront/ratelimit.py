@@ -20,6 +20,7 @@ caches it is ``cache.incr``, with ``cache.add`` once per client and window.
 
 import ipaddress
 import math
+import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -139,9 +140,12 @@ class _Tally:
     synced_at: float = -math.inf
 
 
-# Keyed by the shared counter's full key (cache prefix, client, window). Races between a
-# process's threads can only lose a count here or there: the limit is approximate anyway.
+# Keyed by the shared counter's full key (cache prefix, client, window). The lock keeps two
+# threads of a process from adding the same pending requests twice (a threaded server under a
+# burst would otherwise refuse clients well inside their limit); the cache call is made
+# outside it.
 _tallies: dict[str, _Tally] = {}
+_lock = threading.Lock()
 
 
 def _tally(key: str, window: int) -> _Tally:
@@ -166,11 +170,16 @@ def lookup_rate_limit(request: HttpRequest) -> JsonResponse | None:
     window = int(now // rate.seconds)
     client = client_key(client_address(request))
     key = f"{KEY_PREFIX}:{client}:{window}"
-    tally = _tally(f"{caches['default'].key_prefix}:{key}", window)
-    tally.pending += 1
-    if now - tally.synced_at >= SYNC_SECONDS or tally.shared + tally.pending > rate.requests:
-        tally.shared = _count(key, rate.seconds, tally.pending)
-        tally.pending, tally.synced_at = 0, now
+    with _lock:
+        tally = _tally(f"{caches['default'].key_prefix}:{key}", window)
+        tally.pending += 1
+        adding = 0
+        if now - tally.synced_at >= SYNC_SECONDS or tally.shared + tally.pending > rate.requests:
+            adding, tally.pending, tally.synced_at = tally.pending, 0, now
+    if adding:
+        shared = _count(key, rate.seconds, adding)
+        with _lock:
+            tally.shared = max(tally.shared, shared)
     if tally.shared + tally.pending <= rate.requests:
         return None
     retry_after = max(1, math.ceil((window + 1) * rate.seconds - now))
