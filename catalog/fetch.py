@@ -3,10 +3,11 @@
 A feed is untrusted input, and a URL in it may point anywhere: at the metadata service of the
 cloud the workers run in, at a database on the private network, at the worker itself. So:
 
-* only ``http`` and ``https``; the host's every address is resolved and checked, and loopback,
-  private, link-local (the cloud metadata address included), multicast, reserved and
-  unspecified addresses are refused unless the host is listed in
-  ``SCENECART_FETCH_ALLOWED_HOSTS`` (tests and local feeds);
+* only ``http`` and ``https``; the host's every address is resolved and checked, and every
+  address that is not globally routable is refused (loopback, private, carrier-grade NAT,
+  link-local with the cloud metadata address, multicast, reserved, 6to4 and the other special
+  ranges; an IPv4-mapped or NAT64 address by the IPv4 address inside it) unless the host is
+  listed in ``SCENECART_FETCH_ALLOWED_HOSTS`` (tests and local feeds);
 * the connection is made to the checked address itself (the host name still goes in the Host
   header and TLS SNI, and the certificate is verified for it), so a DNS answer that changes
   between the check and the connection (rebinding) cannot redirect it;
@@ -149,10 +150,45 @@ def _checked_address(host: str, port: int) -> str:
     return addresses[0]
 
 
+# Special-purpose ranges named in refusals, and ones an older Python still calls global (CPython
+# corrected its tables for CVE-2024-4032, python/cpython#113171, and added 3fff::/20 later).
+_SPECIAL_RANGES = (
+    (ipaddress.ip_network("100.64.0.0/10"), "a carrier-grade NAT address (Alibaba Cloud's "
+     "metadata service lives there)"),
+    (ipaddress.ip_network("3fff::/20"), "a documentation address"),
+)  # fmt: skip
+# The well-known NAT64 prefix (RFC 6052): its addresses reach the IPv4 address in their last 32
+# bits, so they are judged by that one (an IPv6-only worker behind DNS64 reaches every IPv4-only
+# image host this way).
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
 def _forbidden(address: str) -> str:
+    """Why ``address`` must not be fetched from; "" only for a globally routable unicast one.
+
+    An IPv6 address that carries an IPv4 address (IPv4-mapped, NAT64, 6to4) reaches that IPv4
+    address, so that is what is judged, and named in the reason.
+    """
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return _not_global(ip.ipv4_mapped)
+        if ip in _NAT64:
+            inner = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+            reason = _not_global(inner)
+            return f"a NAT64 address of {inner}, {reason}" if reason else ""
+        if ip.sixtofour is not None:
+            # Deprecated (RFC 7526) and relayed by whoever announces the route: refused whatever
+            # it carries, as newer Pythons no longer call it global.
+            reason = _not_global(ip.sixtofour)
+            return f"a 6to4 address of {ip.sixtofour}" + (f", {reason}" if reason else "")
+        if ip.teredo is not None:
+            return "a Teredo tunnel address"
+    return _not_global(ip)
+
+
+def _not_global(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """Why ``ip`` is not a globally routable unicast address, most telling reason first."""
     checks = (
         (ip.is_loopback, "a loopback address"),
         (ip.is_link_local, "a link-local address (cloud metadata lives there)"),
@@ -160,6 +196,8 @@ def _forbidden(address: str) -> str:
         (ip.is_multicast, "a multicast address"),
         (ip.is_unspecified, "an unspecified address"),
         (ip.is_reserved, "a reserved address"),
+        *((ip in network, reason) for network, reason in _SPECIAL_RANGES),
+        (not ip.is_global, "not a globally routable address"),
     )
     return next((reason for matched, reason in checks if matched), "")
 

@@ -17,7 +17,10 @@ class BucketPolicyForm(forms.ModelForm):
         choices=[(name, name.capitalize()) for name in ShopperContext.VOCABULARIES],
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        help_text="Which parts of a shopper's context make a separate video variant.",
+        help_text=(
+            "Which parts of a shopper's context make a separate video variant. Tick none to "
+            "give every shopper the generic video."
+        ),
     )
     approved_buckets = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 6, "cols": 60}),

@@ -21,8 +21,10 @@ class BucketPolicy(models.Model):
     merchant = models.OneToOneField(
         Merchant, on_delete=models.CASCADE, related_name="bucket_policy"
     )
+    # Empty is a policy too: no dimension is counted, and every shopper gets the generic video.
     dimensions = models.JSONField(
         default=default_dimensions,
+        blank=True,
         help_text="Which parts of a shopper's context make a separate video variant.",
     )
     approved_buckets = models.JSONField(

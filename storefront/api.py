@@ -103,7 +103,51 @@ def _throttle_rates_follow_settings(*, setting: str, **kwargs: object) -> None:
         SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
 
 
-class PlainTextJSONParser(JSONParser):
+class BoundedJSONParser(JSONParser):
+    """DRF's JSON parser, refusing a body nested deeper than any request of this API needs.
+
+    The stdlib decoder recurses once per bracket: ``[[[[…`` a few thousand deep raises
+    RecursionError in the parse, and a body just shallow enough to decode raises it later in
+    whatever walks it (a serializer quoting the bad value). Either is the client's fault: a 400.
+    """
+
+    max_depth = 32
+
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: dict[str, Any] | None = None,
+    ) -> Any:
+        too_deep = exceptions.ParseError(
+            f"JSON nested too deeply: more than {self.max_depth} levels of arrays and objects."
+        )
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise too_deep from None
+        if _nesting_exceeds(data, self.max_depth):
+            raise too_deep
+        return data
+
+
+def _nesting_exceeds(data: Any, limit: int) -> bool:
+    """Whether arrays and objects in ``data`` nest more than ``limit`` deep; level by level,
+    not recursively, so the check itself cannot run out of stack."""
+    level = [data]
+    for _ in range(limit):
+        level = [
+            child
+            for node in level
+            if isinstance(node, (dict, list))
+            for child in (node.values() if isinstance(node, dict) else node)
+        ]
+        if not level:
+            return False
+    return any(isinstance(node, (dict, list)) for node in level)
+
+
+class PlainTextJSONParser(BoundedJSONParser):
     """JSON sent as text/plain: what ``navigator.sendBeacon(url, string)`` sends, and a content
     type browsers post cross-origin without a CORS preflight."""
 
@@ -416,7 +460,7 @@ def ladder_index(ladder: tuple[ShopperContext, ...], bucket: str) -> int:
 
 
 class EventsView(APIView):
-    parser_classes = [JSONParser, PlainTextJSONParser]
+    parser_classes = [BoundedJSONParser, PlainTextJSONParser]
     throttle_classes = [EventsThrottle]
 
     @extend_schema(
@@ -480,7 +524,7 @@ class EventsView(APIView):
 
 
 class ShopperTokensView(APIView):
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
     throttle_classes = [ShopperTokensThrottle]
 
     @extend_schema(

@@ -1,5 +1,6 @@
 """The storefront API's request and response shapes; they are also its OpenAPI schema."""
 
+from django.db import models
 from rest_framework import serializers
 
 from catalog.vocabulary import Aesthetic, Climate, Locale
@@ -60,7 +61,13 @@ class VideoLookupSerializer(serializers.Serializer):
 
 class EventSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=EVENT_TYPES)
-    video = serializers.IntegerField(min_value=1, help_text="`video` from the lookup.")
+    # Video ids are bigints (BigAutoField): a larger number names no video, and the database
+    # driver cannot even send it (OverflowError on SQLite).
+    video = serializers.IntegerField(
+        min_value=1,
+        max_value=models.BigIntegerField.MAX_BIGINT,
+        help_text="`video` from the lookup.",
+    )
     quartile = serializers.ChoiceField(
         choices=[25, 50, 75], required=False, help_text="For progress events."
     )

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from catalog.fetch import FetchRefused, image_fetch
+from catalog.fetch import FetchRefused, _checked_address, image_fetch
 
 PNG = io.BytesIO()
 Image.new("RGB", (16, 16), "#D62828").save(PNG, "PNG")
@@ -157,3 +157,33 @@ def test_internal_addresses_are_refused_before_any_connection(url: str, reason: 
     # No allowed hosts (the default): none of these is contacted, not even loopback.
     with pytest.raises(FetchRefused, match=reason):
         image_fetch(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        # Alibaba Cloud's metadata service lives in carrier-grade NAT space.
+        ("http://100.100.100.200/latest/meta-data/", "resolves to 100.100.100.200, a carrier"),
+        ("http://100.64.0.1/x.png", "resolves to 100.64.0.1, a carrier-grade NAT address"),
+        ("http://198.18.0.1/x.png", "resolves to 198.18.0.1, a private address"),
+        ("http://192.0.0.1/x.png", "resolves to 192.0.0.1, a private address"),
+        # IPv6 addresses that carry an IPv4 address inside them reach that IPv4 address.
+        ("http://[2002:c0a8:0101::1]/x.png", r"resolves to 2002:c0a8:101::1, a 6to4 address"),
+        ("http://[::ffff:10.0.0.1]/x.png", r"resolves to ::ffff:10\.0\.0\.1, a private address"),
+        ("http://[64:ff9b::a00:1]/x.png", r"64:ff9b::a00:1, a NAT64 address of 10\.0\.0\.1"),
+    ],
+)
+def test_every_address_that_is_not_globally_routable_is_refused(url: str, reason: str) -> None:
+    with pytest.raises(FetchRefused, match=f"{reason}.*refused to protect"):
+        image_fetch(url)
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"],
+)
+def test_a_globally_routable_address_passes_the_check(address: str) -> None:
+    # The check alone: no globally routable address can be served from the test machine, and
+    # a test has no business connecting out. The last two carry 8.8.8.8 inside (an IPv4-mapped
+    # and a NAT64 address, which is what an IPv6-only worker behind DNS64 resolves hosts to).
+    assert _checked_address(address, 443) == address

@@ -11,7 +11,7 @@ from personalization.models import BucketPolicy
 from personalization.policy import policy_for
 from personalization.services import bucket_policy_update
 from personalization.tokens import ShopperTokenError, shopper_token_issue, shopper_token_read
-from tests.factories import make_merchant
+from tests.factories import make_merchant, make_product, make_ready_video
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +61,42 @@ def test_a_bad_variant_is_refused_naming_it(alice: tuple[Client, Merchant, Merch
     uncounted = client.post(url, policy_form(alpha, approved_buckets="time=night"))
     assert "uses time, which this policy does not count" in uncounted.content.decode()
     assert not BucketPolicy.objects.filter(merchant=alpha).exists()
+
+
+def test_a_policy_counting_no_dimension_serves_everyone_the_generic_video(
+    alice: tuple[Client, Merchant, Merchant], small_videos: None
+) -> None:
+    client, alpha, _ = alice
+    jacket = make_product(alpha, sku="JACKET")
+    generic = make_ready_video(jacket, "generic")
+    make_ready_video(jacket, "climate=rainy")
+    # No box ticked: the browser sends no "dimensions" at all.
+    form = policy_form(alpha, approved_buckets="")
+    del form["dimensions"]
+    response = client.post(reverse("admin:personalization_bucketpolicy_add"), form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    saved = BucketPolicy.objects.get(merchant=alpha)
+    assert saved.dimensions == []
+    listing = client.get(reverse("admin:personalization_bucketpolicy_changelist"))
+    assert "none (generic only)" in listing.content.decode()
+    # A rainy shopper in rainy Britain still gets the generic video: nothing is counted.
+    lookup = client.get(
+        reverse("storefront:video-lookup", args=["alpha", "JACKET"]),
+        {"climate": "rainy", "tz": "Europe/London"},
+        headers={"CF-IPCountry": "GB", "Accept-Language": "en-GB"},
+    )
+    assert lookup.status_code == 200, lookup.content
+    body = lookup.json()
+    assert (body["status"], body["variant"], body["video"]) == ("ready", "generic", generic.pk)
+    assert body["personalized"] is False
+    # A variant naming a dimension is refused while none is counted, naming the field.
+    uncounted = client.post(
+        reverse("admin:personalization_bucketpolicy_change", args=[saved.pk]),
+        {**form, "approved_buckets": "climate=rainy"},
+    )
+    assert "uses climate, which this policy does not count (dimensions: none)" in (
+        uncounted.content.decode()
+    )
 
 
 def test_another_shops_policy_is_out_of_reach(alice: tuple[Client, Merchant, Merchant]) -> None:
