@@ -1,3 +1,4 @@
+import uuid
 from decimal import Decimal
 
 from django.conf import settings
@@ -88,6 +89,9 @@ class Video(models.Model):
         REJECTED = "rejected", "Rejected"
 
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="videos")
+    # What public URLs name the video by (the provenance page): the primary key is sequential,
+    # so it would let anyone walk every merchant's videos.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     bucket = models.CharField(max_length=255)
     aspect = models.CharField(max_length=8)
     backend = models.CharField(max_length=50)

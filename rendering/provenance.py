@@ -2,9 +2,11 @@
 
 Three parts:
 
-- ``provenance_record(video)``: a plain read of the Video and Segment rows (backend, model,
-  prompts, seed, input hashes, times, cost, provider job) as JSON-ready data. The public
-  ``/provenance/<id>`` page shows it and the manifest carries it.
+- ``public_provenance_record(video)``: a plain read of the Video and Segment rows, limited to
+  what a shopper may see (backend, model, input content hashes, times; no prompts, costs,
+  keys, provider jobs or file names), as JSON-ready data. The public
+  ``/provenance/<public id>`` page shows it, for published videos only, and the manifest
+  carries it.
 - ``sign_video(video=…, source=…, dest=…)``: embeds a C2PA manifest (c2pa-python) declaring
   the file AI-generated (``trainedAlgorithmicMedia``) when any segment came from an AI provider,
   else algorithmically composed (``algorithmicMedia``, the local compositor), with the segments
@@ -25,11 +27,12 @@ import datetime as dt
 import hashlib
 import logging
 import os
+import re
 import shutil
 import stat
 import tempfile
+import uuid
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
@@ -48,6 +51,7 @@ from scenecart.cache import read_through
 
 from .backends import backend_for
 from .models import Segment, SigningCertificate, Video
+from .publication import video_is_published
 from .secrets import decrypt, encrypt
 
 logger = logging.getLogger(__name__)
@@ -81,6 +85,8 @@ ACCEPTED_EKUS = {
 
 MANIFEST_CACHE_SECONDS = 60 * 60
 
+CONTENT_HASH = re.compile(r"(uncut:)?[0-9a-f]{64}")
+
 
 class SigningCertificateError(ImproperlyConfigured):
     """The signing certificate or key cannot make a C2PA manifest; the message names the
@@ -98,58 +104,61 @@ class SigningCertificateError(ImproperlyConfigured):
 # --- The record ---------------------------------------------------------------------------------
 
 
-def provenance_record(video: Video) -> dict[str, Any]:
-    """What made ``video`` and each of its segments, as JSON-ready data. Reads rows only.
+def public_provenance_record(video: Video) -> dict[str, Any]:
+    """What made ``video`` and each of its segments, as much as a shopper may see, as
+    JSON-ready data. Reads rows only.
 
-    ``cost`` of the video is the sum of its segments' costs: what its pixels cost to make,
-    though a segment shared with other videos was paid for once.
+    The page, its JSON and the manifest signed into the published MP4 all carry this record
+    and nothing else, so everything in it is public. Left out on purpose: what the merchant
+    paid, the prompts and seeds (the merchant's creative work, and what would let a rival
+    reproduce it), segment and recipe keys, provider job ids and stored file names (handles
+    into our systems and the providers'). Input content hashes stay: they are sha256 digests
+    of the product photo and brand assets, which let anyone check which photo a video was
+    made from without revealing anything that photo does not.
     """
     video = Video.objects.select_related("product__merchant").get(pk=video.pk)
-    parts = list(video.parts.select_related("segment__fallback_for").order_by("position"))
-    segments = [_segment_record(part.position, part.segment) for part in parts]
+    parts = list(video.parts.select_related("segment").order_by("position"))
+    segments = [_public_segment_record(part.position, part.segment) for part in parts]
     product = video.product
     return {
-        "video_id": video.pk,
-        "merchant": {"slug": product.merchant.slug, "name": product.merchant.name},
-        "product": {"sku": product.sku, "title": product.title},
+        "public_id": str(video.public_id),
+        "merchant": {"name": product.merchant.name},
+        "product": {"title": product.title},
         "bucket": video.bucket,
         "aspect": video.aspect,
-        "backend": video.backend,
-        "recipe_key": video.recipe_key,
-        "seed": video.seed,
-        "status": video.status,
-        "file": video.file.name or "",
-        "duration": _seconds(video.duration),
+        "ai_generated": any(s["ai_generated"] for s in segments),
         "created_at": _iso(video.created_at),
         "ready_at": _iso(video.ready_at),
-        "ai_generated": any(s["ai_generated"] for s in segments),
-        "cost": str(sum((part.segment.cost for part in parts), Decimal("0"))),
+        "duration": _seconds(video.duration),
         "segments": segments,
     }
 
 
-def _segment_record(position: int, segment: Segment) -> dict[str, Any]:
-    plan = segment.plan if isinstance(segment.plan, dict) else {}
+def _public_segment_record(position: int, segment: Segment) -> dict[str, Any]:
     return {
         "position": position,
         "kind": segment.kind,
-        "key": segment.key,
         "backend": segment.backend,
-        "backend_version": segment.backend_version,
         "model": _model(segment.backend_version),
         "ai_generated": is_ai_backend(segment.backend, segment.backend_version),
-        "prompt": str(plan.get("prompt", "")),
-        "negative_prompt": str(plan.get("negative_prompt", "")),
-        "seed": segment.seed,
-        "inputs": dict(segment.inputs or {}),
+        "inputs": _content_hashes(segment.inputs),
         "duration": _seconds(segment.duration),
-        "created_at": _iso(segment.created_at),
-        "submitted_at": _iso(segment.submitted_at),
         "rendered_at": _iso(segment.rendered_at),
-        "render_seconds": _seconds(segment.render_seconds),
-        "cost": str(segment.cost),
-        "provider_job_id": segment.provider_job_id,
-        "stands_in_for": segment.fallback_for.key if segment.fallback_for else None,
+        # Made by the local renderer because a provider failed; which segment it replaced is
+        # an internal key.
+        "stand_in": segment.fallback_for_id is not None,
+    }
+
+
+def _content_hashes(inputs: Any) -> dict[str, str]:
+    """The inputs that are content hashes (a sha256, or ``uncut:<sha256>`` for a photo used
+    before its cutout was made); anything else a future input might hold stays private."""
+    if not isinstance(inputs, dict):
+        return {}
+    return {
+        str(name): value
+        for name, value in inputs.items()
+        if isinstance(value, str) and CONTENT_HASH.fullmatch(value)
     }
 
 
@@ -184,13 +193,18 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def video_for_provenance(*, video_id: int) -> Video | None:
-    """A video of an active product (the public page shows nothing else), or None."""
-    return (
-        Video.objects.select_related("product__merchant")
-        .filter(pk=video_id, product__status=Product.Status.ACTIVE)
-        .first()
-    )
+def video_for_provenance(*, public_id: uuid.UUID) -> Video | None:
+    """The published video of that public id, or None.
+
+    Published as the storefront's lookup would serve it (``video_is_published``): a video
+    awaiting the merchant's review, rejected, unfinished or of a draft product is withheld
+    from the lookup, so how it was made is withheld too. None either way, so an answer does
+    not tell an unpublished video from one that does not exist.
+    """
+    video = Video.objects.select_related("product__merchant").filter(public_id=public_id).first()
+    if video is None or not video_is_published(video=video):
+        return None
+    return video
 
 
 # --- Signing credentials ------------------------------------------------------------------------
@@ -634,10 +648,10 @@ def _certificate_refusal(
     return None
 
 
-# Fields of the record that describe the row while it is being assembled (status
-# "assembling", no file, not ready yet) rather than what made the video: left out of the
-# manifest, which carries the time it was signed instead.
-ROW_STATE_FIELDS = ("status", "file", "ready_at", "duration")
+# Fields of the record that describe the row while it is being assembled (no file, not ready
+# yet) rather than what made the video: left out of the manifest, which carries the time it
+# was signed instead.
+ROW_STATE_FIELDS = ("ready_at", "duration")
 
 
 def _signed_record(record: dict[str, Any]) -> dict[str, Any]:
@@ -648,8 +662,9 @@ def _signed_record(record: dict[str, Any]) -> dict[str, Any]:
 def video_manifest_definition(video: Video) -> dict[str, Any]:
     """The manifest c2pa signs: the claim generator, a title, the ``c2pa.actions`` assertion
     (created by Scenecart, with the IPTC digital source type; one ``c2pa.placed`` per segment,
-    linked to its ingredient), the segments as ``componentOf`` ingredients, and the record."""
-    record = provenance_record(video)
+    linked to its ingredient), the segments as ``componentOf`` ingredients, and the public
+    record. The published file is public, so it says nothing the provenance page does not."""
+    record = public_provenance_record(video)
     ai = record["ai_generated"]
     actions: list[dict[str, Any]] = [
         {
@@ -665,18 +680,19 @@ def video_manifest_definition(video: Video) -> dict[str, Any]:
     ]
     ingredients: list[dict[str, Any]] = []
     for segment in record["segments"]:
-        label = f"segment-{segment['position']}"
+        position = segment["position"]
+        label = f"segment-{position}"
         how = "AI-generated" if segment["ai_generated"] else "composed"
+        inputs = ", ".join(f"{k}={v}" for k, v in sorted(segment["inputs"].items()))
         ingredients.append(
             {
-                "title": f"{segment['kind']} segment {segment['key'][:12]}",
+                "title": f"{segment['kind']} segment {position}",
                 "format": MP4,
                 "relationship": "componentOf",
-                "instance_id": f"scenecart:segment:{segment['key']}",
+                "instance_id": f"scenecart:video:{record['public_id']}:segment:{position}",
                 "label": label,
                 "description": (
-                    f"{how} by {segment['backend']} ({segment['backend_version']}); "
-                    f"inputs {', '.join(f'{k}={v}' for k, v in sorted(segment['inputs'].items())) or 'none'}"
+                    f"{how} by {segment['backend']} ({segment['model']}); inputs {inputs or 'none'}"
                 ),
             }
         )
@@ -687,16 +703,13 @@ def video_manifest_definition(video: Video) -> dict[str, Any]:
                 "digitalSourceType": (
                     TRAINED_ALGORITHMIC_MEDIA if segment["ai_generated"] else ALGORITHMIC_MEDIA
                 ),
-                "softwareAgent": {
-                    "name": segment["backend"],
-                    "version": segment["backend_version"],
-                },
+                "softwareAgent": {"name": segment["backend"], "version": segment["model"]},
             }
         )
     product = record["product"]
     return {
         "claim_generator_info": [{"name": CLAIM_GENERATOR}],
-        "title": f"{product['title']} ({video.bucket}, {video.aspect})",
+        "title": f"{product['title']} ({record['bucket']}, {record['aspect']})",
         "format": MP4,
         "assertions": [
             {"label": "c2pa.actions", "data": {"actions": actions}},

@@ -1,15 +1,19 @@
 """The public provenance page of a video: what made it, and whether its file carries valid
 Content Credentials (C2PA). Anyone holding a Scenecart video can look it up; no login.
 
-Only videos of active products: a draft or archived product is not published, and neither is
-how its videos were made.
+The page names a video by its unguessable ``public_id``, never the sequential primary key, and
+answers only for published videos (what the storefront's lookup would serve): a video awaiting
+review, rejected, or of a draft product is a 404, like one that does not exist. It shows the
+public record only (``rendering.provenance.public_provenance_record``).
 """
+
+import uuid
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from rendering.provenance import provenance_record, video_for_provenance, video_manifest
+from rendering.provenance import public_provenance_record, video_for_provenance, video_manifest
 
 # What each manifest state means to someone who is not a C2PA specialist.
 STATE_LABELS = {
@@ -24,11 +28,11 @@ STATE_LABELS = {
 
 
 @require_GET
-def provenance_page(request: HttpRequest, video_id: int) -> HttpResponse:
-    video = video_for_provenance(video_id=video_id)
+def provenance_page(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    video = video_for_provenance(public_id=public_id)
     if video is None:
-        raise Http404(f"No published video {video_id}.")
-    record = provenance_record(video)
+        raise Http404("No published video has this id.")
+    record = public_provenance_record(video)
     credentials = video_manifest(video=video)
     if request.GET.get("format") == "json":
         return JsonResponse({"record": record, "content_credentials": credentials})
@@ -36,7 +40,6 @@ def provenance_page(request: HttpRequest, video_id: int) -> HttpResponse:
         request,
         "storefront/provenance.html",
         {
-            "video": video,
             "record": record,
             "credentials": credentials,
             "state_label": STATE_LABELS.get(credentials["state"], credentials["state"]),

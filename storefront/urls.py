@@ -13,7 +13,7 @@ urlpatterns = [
         name="video-lookup",
     ),
     path("api/v1/events", api.EventsView.as_view(), name="events"),
-    path("provenance/<int:video_id>", provenance.provenance_page, name="provenance"),
+    path("provenance/<uuid:public_id>", provenance.provenance_page, name="provenance"),
     path("api/v1/shopper-tokens", api.ShopperTokensView.as_view(), name="shopper-tokens"),
     # The schema is generated from its own urlconf, where the lookup is the DRF view that
     # documents it (the route above serves it from a plain view; see storefront.api).

@@ -126,9 +126,12 @@ def probe_shopper_tokens(client: Client, w: World) -> None:
 
 
 def probe_provenance(client: Client, w: World) -> None:
-    response = client.get(f"/provenance/{w.b_draft_video.pk}")
+    response = client.get(f"/provenance/{w.b_draft_video.public_id}")
     assert response.status_code == 404
     no_secret(response.content)
+    # The sequential id reaches nothing, not even a published video.
+    assert client.get(f"/provenance/{w.b_public_video.pk}").status_code == 404
+    assert client.get(f"/provenance/{w.b_public_video.public_id}").status_code == 200
 
 
 def probe_shop(client: Client, w: World) -> None:

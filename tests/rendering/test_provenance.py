@@ -3,6 +3,7 @@ read back from the file with c2pa itself."""
 
 import datetime as dt
 import json
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -14,12 +15,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.core.files.storage import default_storage
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from pytest_django import Settings
 
 from catalog.models import Product
+from personalization.services import bucket_policy_update
 from rendering.media import verify
 from rendering.models import Segment, Video
 from rendering.profiles import profile_for
@@ -33,10 +37,11 @@ from rendering.provenance import (
     TRAINED_ALGORITHMIC_MEDIA,
     SigningCertificateError,
     development_chain,
-    provenance_record,
+    public_provenance_record,
     read_manifest,
     sign_video,
 )
+from rendering.services import video_approve, video_reject
 from tests.factories import make_merchant, make_product, make_ready_video
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]
@@ -101,45 +106,76 @@ def top_level_boxes(data: bytes) -> list[tuple[str, int, int]]:
 # --- The record ---------------------------------------------------------------------------------
 
 
-def test_record_says_what_made_the_video_and_each_segment(video: Video) -> None:
-    record = provenance_record(video)
+PUBLIC_FIELDS = {
+    "public_id", "merchant", "product", "bucket", "aspect", "ai_generated", "created_at",
+    "ready_at", "duration", "segments",
+}  # fmt: skip
+PUBLIC_SEGMENT_FIELDS = {
+    "position", "kind", "backend", "model", "ai_generated", "inputs", "duration",
+    "rendered_at", "stand_in",
+}  # fmt: skip
 
-    assert record["video_id"] == video.pk
-    assert record["product"] == {"sku": "JACKET", "title": "Stormline Rain Jacket"}
-    assert record["merchant"]["name"] == "Northwind Outfitters"
+
+def test_record_says_what_made_the_video_and_each_segment(video: Video) -> None:
+    record = public_provenance_record(video)
+
+    assert set(record) == PUBLIC_FIELDS
+    assert record["public_id"] == str(video.public_id)
+    assert record["product"] == {"title": "Stormline Rain Jacket"}
+    assert record["merchant"] == {"name": "Northwind Outfitters"}
     assert (record["bucket"], record["aspect"]) == (video.bucket, "16:9")
-    assert record["recipe_key"] == video.recipe_key
     assert record["ai_generated"] is False
+    assert record["duration"] == pytest.approx(video.duration, abs=0.001)
     parts = list(video.parts.select_related("segment").order_by("position"))
-    assert [s["key"] for s in record["segments"]] == [p.segment.key for p in parts]
+    assert [(s["position"], s["kind"]) for s in record["segments"]] == [
+        (p.position, p.segment.kind) for p in parts
+    ]
     for entry, part in zip(record["segments"], parts, strict=True):
         segment = part.segment
+        assert set(entry) == PUBLIC_SEGMENT_FIELDS
         assert entry["backend"] == "local"
         assert entry["model"] == segment.backend_version == "local-2"
         assert entry["ai_generated"] is False
-        assert entry["prompt"] == segment.plan["prompt"] != ""
-        assert entry["negative_prompt"] == segment.plan["negative_prompt"]
-        assert entry["seed"] == segment.seed
-        assert entry["inputs"] == segment.inputs
+        assert entry["stand_in"] is False
+        # The content hashes of the photo and brand assets, nothing else the row holds.
+        assert entry["inputs"] == {
+            name: digest
+            for name, digest in segment.inputs.items()
+            if name in {"product_image", "logo", "font"} and digest
+        }
         assert entry["rendered_at"] == segment.rendered_at.isoformat()
-        assert entry["cost"] == "0.0000"
+    image = video.product.images.get()
+    assert record["segments"][0]["inputs"] == {"product_image": image.cutout_hash}
     # It is JSON as it stands: the manifest and the page's JSON carry it unchanged.
     assert json.loads(json.dumps(record)) == record
 
 
 def test_record_of_a_provider_segment(settings: Settings, video: Video) -> None:
     scene = make_kling_segment(settings, video)
+    position = video.parts.get(segment=scene).position
 
-    record = provenance_record(video)
+    record = public_provenance_record(video)
 
-    entry = next(s for s in record["segments"] if s["key"] == scene.key)
+    entry = next(s for s in record["segments"] if s["position"] == position)
+    assert set(entry) == PUBLIC_SEGMENT_FIELDS  # no cost, no provider job
     assert entry["backend"] == "kling"
     assert entry["model"] == "kling-v2-1"
     assert entry["ai_generated"] is True
-    assert entry["provider_job_id"] == "kling-job-8812"
-    assert entry["cost"] == "0.3500"
     assert record["ai_generated"] is True
-    assert record["cost"] == "0.3500"
+
+
+def test_a_stand_in_says_so_without_naming_the_segment_it_replaced(
+    settings: Settings, video: Video
+) -> None:
+    scene = make_kling_segment(settings, video)
+    offer = video.segments.get(kind="offer")
+    Segment.objects.filter(pk=offer.pk).update(fallback_for=scene)
+
+    record = public_provenance_record(video)
+
+    stand_ins = {s["kind"]: s["stand_in"] for s in record["segments"]}
+    assert stand_ins == {"hero": False, "scene": False, "offer": True, "outro": False}
+    assert scene.key not in json.dumps(record)
 
 
 # --- Signing ------------------------------------------------------------------------------------
@@ -163,15 +199,15 @@ def test_local_video_carries_a_valid_untrusted_manifest_declaring_algorithmic_me
     assert manifest["title"] == f"Stormline Rain Jacket ({video.bucket}, 16:9)"
     assert manifest["signature_info"]["common_name"] == "Scenecart development signer"
     assert created_action(manifest)["digitalSourceType"] == ALGORITHMIC_MEDIA
-    keys = list(video.parts.order_by("position").values_list("segment__key", flat=True))
+    positions = list(video.parts.order_by("position").values_list("position", flat=True))
     assert [i["instance_id"] for i in manifest["ingredients"]] == [
-        f"scenecart:segment:{key}" for key in keys
+        f"scenecart:video:{video.public_id}:segment:{position}" for position in positions
     ]
     assert {i["relationship"] for i in manifest["ingredients"]} == {"componentOf"}
     carried = next(a for a in manifest["assertions"] if a["label"] == PROVENANCE_ASSERTION)
     signed_at = dt.datetime.fromisoformat(carried["data"].pop("signed_at"))
     assert abs(timezone.now() - signed_at) < dt.timedelta(minutes=1)
-    record = provenance_record(video)
+    record = public_provenance_record(video)
     assert carried["data"] == {k: v for k, v in record.items() if k not in ROW_STATE_FIELDS}
 
     summary = read_manifest(signed)
@@ -207,10 +243,12 @@ def test_a_provider_segment_makes_the_video_ai_generated(
     assert len(placed) == len(manifest["ingredients"]) == video.parts.count()
     by_agent = {a["softwareAgent"]["name"]: a["digitalSourceType"] for a in placed}
     assert by_agent == {"kling": TRAINED_ALGORITHMIC_MEDIA, "local": ALGORITHMIC_MEDIA}
+    position = video.parts.get(segment=scene).position
     scene_ingredient = next(
-        i for i in manifest["ingredients"] if i["instance_id"].endswith(scene.key)
+        i for i in manifest["ingredients"] if i["instance_id"].endswith(f":segment:{position}")
     )
-    assert "AI-generated by kling (kling:kling-v2-1)" in scene_ingredient["description"]
+    assert scene_ingredient["title"] == f"scene segment {position}"
+    assert "AI-generated by kling (kling-v2-1)" in scene_ingredient["description"]
 
 
 def test_a_tampered_file_reads_back_invalid(video: Video, tmp_path: Path) -> None:
@@ -472,27 +510,32 @@ def test_the_key_must_belong_to_the_first_certificate(
 # --- The public page ------------------------------------------------------------------------------
 
 
+def page_url(video: Video) -> str:
+    return reverse("storefront:provenance", args=[video.public_id])
+
+
 def test_provenance_page_shows_the_record_and_the_manifest_state(
     client: Client, video: Video
 ) -> None:
     sign_video(video=video, source=stored_path(video), dest=stored_path(video))
-    url = reverse("storefront:provenance", args=[video.pk])
+    url = page_url(video)
 
     page = client.get(url)
 
     assert page.status_code == 200
     html = page.content.decode()
     assert "Stormline Rain Jacket" in html
+    assert "Northwind Outfitters" in html
     assert "Algorithmically composed" in html
     assert 'data-state="untrusted"' in html
     assert "signingCredential.untrusted" in html
     assert ALGORITHMIC_MEDIA in html
-    for segment in video.segments.all():
-        assert f'data-segment="{segment.key}"' in html
-        assert segment.plan["prompt"].split(",")[0] in html
+    for part in video.parts.select_related("segment"):
+        assert f'data-segment="{part.position}"' in html
+    assert video.product.images.get().cutout_hash in html
 
     data = client.get(url, {"format": "json"}).json()
-    assert data["record"] == provenance_record(video)
+    assert data["record"] == public_provenance_record(video)
     assert data["content_credentials"]["state"] == "untrusted"
     assert data["content_credentials"]["c2pa_state"] == "Valid"
     assert data["content_credentials"]["digital_source_type"] == ALGORITHMIC_MEDIA
@@ -502,12 +545,11 @@ def test_provenance_page_of_an_ai_video(client: Client, settings: Settings, vide
     make_kling_segment(settings, video)
     sign_video(video=video, source=stored_path(video), dest=stored_path(video))
 
-    page = client.get(reverse("storefront:provenance", args=[video.pk]))
+    page = client.get(page_url(video))
 
     html = page.content.decode()
     assert "AI-generated:" in html
     assert "kling-v2-1" in html
-    assert "kling-job-8812" in html
     assert TRAINED_ALGORITHMIC_MEDIA in html
 
 
@@ -516,13 +558,146 @@ def test_provenance_page_of_an_unsigned_file_says_so(client: Client, video: Vide
     segment = video.parts.first().segment
     stored_path(video).write_bytes(Path(default_storage.path(segment.file.name)).read_bytes())
     Video.objects.filter(pk=video.pk).update(ready_at=timezone.now())  # a new cache entry
-    data = client.get(reverse("storefront:provenance", args=[video.pk]), {"format": "json"}).json()
+    data = client.get(page_url(video), {"format": "json"}).json()
     assert data["content_credentials"]["state"] == "missing"
 
 
 def test_provenance_page_is_404_for_an_unknown_video_or_a_draft_product(
     client: Client, video: Video
 ) -> None:
-    assert client.get(reverse("storefront:provenance", args=[video.pk + 1000])).status_code == 404
+    assert client.get(reverse("storefront:provenance", args=[uuid.uuid4()])).status_code == 404
     Product.objects.filter(pk=video.product_id).update(status=Product.Status.DRAFT)
-    assert client.get(reverse("storefront:provenance", args=[video.pk])).status_code == 404
+    assert client.get(page_url(video)).status_code == 404
+
+
+def test_provenance_page_is_reached_by_the_public_id_not_the_sequential_one(
+    client: Client, video: Video
+) -> None:
+    other = make_ready_video(video.product, "climate=snowy")
+
+    assert client.get(f"/provenance/{video.pk}").status_code == 404
+    assert client.get(f"/provenance/{video.pk}", {"format": "json"}).status_code == 404
+    assert client.get(f"/provenance/{video.public_id}").status_code == 200
+    # Not a counter either: two videos made one after the other share no prefix.
+    assert video.public_id.version == other.public_id.version == 4
+    assert video.public_id.hex[:8] != other.public_id.hex[:8]
+
+
+def test_provenance_page_withholds_what_the_storefront_does_not_serve(
+    client: Client, video: Video
+) -> None:
+    url = page_url(video)
+    unknown_url = reverse("storefront:provenance", args=[uuid.uuid4()])
+    unknown = client.get(unknown_url)
+    bucket_policy_update(merchant=video.product.merchant, require_approval=True)
+
+    awaiting_review = client.get(url)
+    video = video_approve(video=video)
+    approved = client.get(url, {"format": "json"})
+    video_reject(video=video, note="The jacket is the wrong colour.")
+    rejected = client.get(url)
+
+    assert awaiting_review.status_code == 404
+    assert approved.status_code == 200
+    assert approved.json()["record"]["public_id"] == str(video.public_id)
+    assert rejected.status_code == 404
+    # A withheld video answers exactly as one that does not exist.
+    assert unknown.status_code == 404
+    assert awaiting_review.content == rejected.content
+    assert awaiting_review.content == unknown.content.replace(unknown_url.encode(), url.encode())
+
+
+def test_a_rejected_video_is_withheld_although_the_merchant_requires_no_approval(
+    client: Client, video: Video
+) -> None:
+    # Rejected pixels still on file (their re-render has not replaced them yet).
+    Video.objects.filter(pk=video.pk).update(approval=Video.Approval.REJECTED)
+
+    assert client.get(page_url(video)).status_code == 404
+
+
+@pytest.fixture
+def provider_video(settings: Settings, video: Video) -> Video:
+    """A published video with a provider's scene, stand-in, costs and prompts on its rows,
+    signed again so its file's manifest is made from those rows."""
+    scene = make_kling_segment(settings, video)
+    offer = video.segments.get(kind="offer")
+    Segment.objects.filter(pk=offer.pk).update(fallback_for=scene, cost=Decimal("0.0125"))
+    sign_video(video=video, source=stored_path(video), dest=stored_path(video))
+    Video.objects.filter(pk=video.pk).update(ready_at=timezone.now())  # a new cache entry
+    video.refresh_from_db()
+    return video
+
+
+def private_values(video: Video) -> list[str]:
+    """What the rows hold that a shopper must not see, as the text that would leak it."""
+    values = [video.recipe_key, video.file.name, Path(video.file.name).name]
+    if video.poster:
+        values += [video.poster.name, Path(video.poster.name).name]
+    for segment in video.segments.all():
+        values += [segment.key, segment.key[:12], segment.plan["prompt"]]
+        values += [segment.plan["negative_prompt"], str(segment.cost)]
+        if segment.provider_job_id:
+            values.append(segment.provider_job_id)
+        if segment.file:
+            values += [segment.file.name, Path(segment.file.name).name]
+    assert "kling-job-8812" in values and "0.3500" in values and "0.0125" in values
+    return [value for value in values if value]
+
+
+PRIVATE_FIELDS = {
+    "cost", "key", "prompt", "negative_prompt", "seed", "recipe_key", "file", "provider_job_id",
+    "stands_in_for", "render_seconds", "submitted_at", "video_id", "sku", "status",
+}  # fmt: skip
+
+
+def field_names(data: object) -> set[str]:
+    if isinstance(data, dict):
+        return set(data) | {name for value in data.values() for name in field_names(value)}
+    if isinstance(data, list):
+        return {name for value in data for name in field_names(value)}
+    return set()
+
+
+def test_nothing_private_is_on_the_page_in_its_json_or_in_the_signed_file(
+    client: Client, provider_video: Video
+) -> None:
+    video = provider_video
+    html = client.get(page_url(video)).content.decode()
+    answer = client.get(page_url(video), {"format": "json"})
+    manifest = read_manifest(stored_path(video))["manifest"]
+    carried = next(a for a in manifest["assertions"] if a["label"] == PROVENANCE_ASSERTION)
+    file_bytes = stored_path(video).read_bytes()
+
+    assert "AI-generated:" in html and "kling-v2-1" in html  # the page is the provider video's
+    for value in private_values(video):
+        assert value not in html
+        assert value not in answer.content.decode()
+        assert value not in json.dumps(manifest)
+        assert value.encode() not in file_bytes
+    assert not field_names(answer.json()) & PRIVATE_FIELDS
+    assert not field_names(carried["data"]) & PRIVATE_FIELDS
+    assert carried["data"]["segments"][2]["stand_in"] is True
+
+
+def test_the_migration_gives_every_existing_video_its_own_public_id(
+    transactional_db: None, video: Video
+) -> None:
+    """0007 on a table with rows: each gets its own uuid, then the unique index holds."""
+    second = make_ready_video(video.product, "climate=snowy")
+    executor = MigrationExecutor(connection)
+    try:
+        executor.migrate([("rendering", "0006_signing_certificates")])
+        executor.loader.build_graph()
+        executor.migrate([("rendering", "0007_video_public_id")])
+    finally:
+        # Whatever happened, the next test gets the schema it expects.
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+
+    ids = dict(Video.objects.values_list("pk", "public_id"))
+    assert set(ids) == {video.pk, second.pk}
+    assert None not in ids.values() and len(set(ids.values())) == 2
+    assert ids[video.pk] != video.public_id  # given by the migration, not kept from before
+    page = Client().get(reverse("storefront:provenance", args=[ids[video.pk]]))
+    assert page.status_code == 200
