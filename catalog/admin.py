@@ -19,6 +19,7 @@ from django.urls import URLPattern, path
 from django.utils.html import format_html
 
 from . import services
+from .brand_assets import font_upload_check, music_upload_check
 from .models import (
     BrandKit,
     Membership,
@@ -181,10 +182,10 @@ class BrandKitForm(forms.ModelForm):
         return self._check("logo", image_upload_check)
 
     def clean_font(self) -> object:
-        return self._check("font", services.check_uploaded_font)
+        return self._check("font", font_upload_check)
 
     def clean_music(self) -> object:
-        return self._check("music", services.check_uploaded_audio)
+        return self._check("music", music_upload_check)
 
 
 @admin.register(BrandKit)
@@ -322,6 +323,13 @@ class ProductAdmin(MerchantScopedAdmin):
 
     def get_list_filter(self, request: HttpRequest) -> list[str]:
         return ["status", "merchant"] if request.user.is_superuser else ["status"]
+
+    def save_model(
+        self, request: HttpRequest, obj: Product, form: forms.ModelForm, change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "status" in form.changed_data:
+            services.product_status_changed(product=obj)
 
 
 @admin.register(ShopperProfile)

@@ -1,3 +1,4 @@
+import re
 import secrets
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -105,7 +106,18 @@ class Membership(models.Model):
         return f"{self.user} @ {self.merchant} ({self.role})"
 
 
+# A stored brand asset's name: the sha256 of its content and the extension of the format its
+# check recognised (catalog.brand_assets), never what the uploader called it.
+BRAND_ASSET_NAME = re.compile(
+    r"^[0-9a-f]{64}\.(?:png|jpg|ttf|otf|ttc|mp3|wav|flac|ogg|m4a|aac|aiff)$"
+)
+
+
 def brand_asset_path(instance: "BrandKit", filename: str) -> str:
+    """Where a brand asset is stored; refuses any name ``catalog.services.brand_kit_update``
+    did not derive from the content, so an uploader's name can never reach storage."""
+    if not BRAND_ASSET_NAME.match(filename):
+        raise ValueError(f"Brand assets are stored under content-derived names, not {filename!r}.")
     return f"brand/{instance.merchant.slug}/{filename}"
 
 

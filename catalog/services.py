@@ -1,16 +1,16 @@
 """Writes to the catalog. Views, admin, commands and tasks call these, never ``.save()``."""
 
 import hashlib
-import io
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Literal
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 
+from scenecart.dispatch import queue_on_commit
+
+from .brand_assets import CheckedAsset, font_upload_check, music_upload_check
 from .cutout import make_cutout
 from .models import (
     BrandKit,
@@ -22,7 +22,10 @@ from .models import (
     new_token_secret,
 )
 from .selectors import merchant_forget
-from .uploads import CheckedImage, image_upload_check
+from .uploads import image_upload_check
+
+# rendering.publication.SYNC_TASK, queued by name: catalog does not import rendering.
+PUBLICATION_SYNC_TASK = "rendering.sync_publication"
 
 
 def merchant_create(*, name: str, slug: str) -> Merchant:
@@ -79,18 +82,11 @@ def brand_kit_update(
     Every file is checked before anything is stored. Content hashes are kept beside the files
     because segment keys are built from them: a new logo re-renders the outros and nothing else.
     """
-    checks = {
-        "logo": image_upload_check,
-        "font": check_uploaded_font,
-        "music": check_uploaded_audio,
-    }
     uploads = {"logo": logo, "font": font, "music": music}
-    logo_checked: CheckedImage | None = None
+    checked: dict[str, CheckedAsset] = {}
     for field, upload in uploads.items():
         if upload:
-            checked = checks[field](upload[1], filename=upload[0])
-            if field == "logo":
-                logo_checked = checked  # type: ignore[assignment]
+            checked[field] = brand_asset_check(field, upload[1], filename=upload[0])
     kit, _ = BrandKit.objects.get_or_create(merchant=merchant)
     if primary_color is not None:
         kit.primary_color = primary_color
@@ -108,13 +104,11 @@ def brand_kit_update(
                 file_field.delete(save=False)
             setattr(kit, f"{field}_hash", "")
             continue
-        filename, content = upload
-        if field == "logo" and logo_checked is not None:
-            # The logo is stored normalized like every image (upright, sRGB, no metadata).
-            content = logo_checked.content
-            filename = f"{Path(filename).stem or 'logo'}.{logo_checked.suffix}"
-        setattr(kit, f"{field}_hash", hashlib.sha256(content).hexdigest())
-        file_field.save(filename, ContentFile(content), save=False)
+        asset = checked[field]
+        setattr(kit, f"{field}_hash", asset.content_hash)
+        # Named by content and recognised format: the uploader's name and extension are never
+        # kept, so nothing stored under brand/ can be served as a page (issue 13).
+        file_field.save(asset.stored_name, ContentFile(asset.content), save=False)
     kit.save()
     return kit
 
@@ -156,11 +150,21 @@ def product_update(*, product: Product, **fields: Any) -> Product:
     unknown = set(fields) - allowed
     if unknown:
         raise TypeError(f"product_update() got unknown fields: {', '.join(sorted(unknown))}")
+    status_before = product.status
     for name, value in fields.items():
         setattr(product, name, Decimal(str(value)) if name == "price" else value)
     product.full_clean()
-    product.save()
+    with transaction.atomic():
+        product.save()
+        if product.status != status_before:
+            product_status_changed(product=product)
     return product
+
+
+def product_status_changed(*, product: Product) -> None:
+    """A product archived, drafted or made active again: only an active product's videos are
+    published, so rendering moves their files in or out of the public prefix."""
+    queue_on_commit(PUBLICATION_SYNC_TASK, product.merchant_id, product_ids=[product.pk])
 
 
 def product_image_add(
@@ -238,26 +242,20 @@ def shopper_profile_upsert(
     return profile
 
 
-def check_uploaded_audio(content: bytes, *, filename: str) -> None:
-    """A music upload must decode as audio of some length (any format ffmpeg reads)."""
-    import av
-
-    if not content:
-        raise ValidationError(f"{filename}: the file is empty.")
-    try:
-        with av.open(io.BytesIO(content)) as container:
-            if not container.streams.audio:
-                raise ValidationError(f"{filename}: has no audio.")
-            if not container.duration or container.duration <= 0:
-                raise ValidationError(f"{filename}: the audio has no length.")
-    except av.FFmpegError as exc:
-        raise ValidationError(f"{filename}: not an audio file Scenecart can read ({exc}).") from exc
-
-
-def check_uploaded_font(content: bytes, *, filename: str) -> None:
-    from PIL import ImageFont
-
-    try:
-        ImageFont.truetype(io.BytesIO(content), size=24)
-    except OSError as exc:
-        raise ValidationError(f"{filename}: not a TrueType/OpenType font ({exc}).") from exc
+def brand_asset_check(field: str, content: bytes, *, filename: str) -> CheckedAsset:
+    """Check a brand kit upload (``logo``, ``font`` or ``music``) by its content; raise a
+    ``ValidationError`` naming the file and the reason. The logo comes back normalized like
+    every image (upright, sRGB, no metadata)."""
+    if field == "logo":
+        image = image_upload_check(content, filename=filename)
+        return CheckedAsset(
+            content=image.content,
+            suffix=image.suffix,
+            content_type="image/png" if image.suffix == "png" else "image/jpeg",
+            content_hash=image.content_hash,
+        )
+    if field == "font":
+        return font_upload_check(content, filename=filename)
+    if field == "music":
+        return music_upload_check(content, filename=filename)
+    raise ValueError(f"A brand kit has no file field {field!r}.")

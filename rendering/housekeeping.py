@@ -23,11 +23,14 @@ from django.utils import timezone
 from catalog.models import BrandKit, Merchant, ProductImage
 
 from .models import Segment, Video
+from .publication import published_name
 
 logger = logging.getLogger(__name__)
 
 SEGMENTS_PREFIX = "segments"
 VIDEOS_PREFIX = "videos"
+# Published videos and posters live under the public prefix (rendering.publication).
+PUBLISHED_VIDEOS_PREFIX = published_name(VIDEOS_PREFIX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,10 +243,11 @@ def _sweep_orphan_video_files(*, cutoff: datetime, dry_run: bool, tally: _Tally)
     referenced: set[str] = set()
     for file_name, poster_name in Video.objects.values_list("file", "poster"):
         referenced.update(n for n in (file_name, poster_name) if n)
-    _sweep_unreferenced(
-        VIDEOS_PREFIX, referenced, cutoff=cutoff, dry_run=dry_run, tally=tally,
-        counter="video_files_deleted", bytes_counter="video_bytes",
-    )  # fmt: skip
+    for prefix in (VIDEOS_PREFIX, PUBLISHED_VIDEOS_PREFIX):
+        _sweep_unreferenced(
+            prefix, referenced, cutoff=cutoff, dry_run=dry_run, tally=tally,
+            counter="video_files_deleted", bytes_counter="video_bytes",
+        )  # fmt: skip
 
 
 def _sweep_unreferenced(

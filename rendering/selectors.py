@@ -15,6 +15,7 @@ from catalog.models import Merchant, Product
 from scenecart.cache import forget, read_through
 
 from .models import BulkItem, BulkJob, Segment, Video
+from .visibility import is_published
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +36,13 @@ class Variant:
         return self.status == Video.Status.READY and bool(self.src)
 
     def servable(self, *, require_approval: bool) -> bool:
-        """Ready, never rejected, and approved where the merchant requires it."""
-        if not self.ready or self.approval == Video.Approval.REJECTED:
-            return False
-        return self.approval == Video.Approval.APPROVED or not require_approval
+        """Published: ready, never rejected, and approved where the merchant requires it."""
+        return is_published(
+            status=self.status,
+            has_file=bool(self.src),
+            approval=self.approval,
+            require_approval=require_approval,
+        )
 
 
 @dataclass(frozen=True, slots=True)

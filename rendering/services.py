@@ -43,6 +43,7 @@ from .media import MediaError, concat_copy, normalize, poster_jpeg, verify
 from .models import Segment, Video, VideoSegment
 from .profiles import OutputProfile, profile_for
 from .provenance import sign_video
+from .publication import publication_on_ready, published_name, video_publication_sync
 from .selectors import product_variants_forget, videos_waiting_for
 from .voice import voice_bed
 
@@ -396,6 +397,9 @@ def video_request(
             video.save(
                 update_fields=["recipe_key", "backend", "status", "error", "approval", "updated_at"]
             )
+            if video.file:
+                # The old pixels are no longer this variant: out of the public prefix.
+                transaction.on_commit(lambda: video_publication_sync(video=video))
             video.parts.all().delete()
             VideoSegment.objects.bulk_create(
                 VideoSegment(video=video, segment=segment, position=index)
@@ -485,6 +489,9 @@ def video_assemble(*, video: Video) -> Video:
         f"videos/{product.merchant.slug}/{slugify(product.sku) or product.pk}/"
         f"{_bucket_slug(video.bucket)}-{video.aspect.replace(':', 'x')}-{video.recipe_key[:12]}"
     )
+    if publication_on_ready(video=video):
+        # Stored where it will be served from, so most videos are never moved.
+        stem = published_name(stem)
     try:
         with tempfile.TemporaryDirectory(prefix="scenecart-video-") as workdir:
             work = Path(workdir)
@@ -525,8 +532,8 @@ def video_assemble(*, video: Video) -> Video:
         updated_at=timezone.now(),
     )
     _video_changed(video)
-    video.refresh_from_db()
-    return video
+    # The review may have changed while it was assembled.
+    return video_publication_sync(video=video)
 
 
 def _video_changed(video: Video) -> None:
@@ -746,7 +753,7 @@ def video_approve(*, video: Video, user: Any = None) -> Video:
         video.reviewed_at = timezone.now()
         video.save(update_fields=["approval", "reviewed_by", "reviewed_at", "updated_at"])
     _video_changed(video)
-    return video
+    return video_publication_sync(video=video)
 
 
 def video_reject(*, video: Video, note: str = "", user: Any = None) -> Video:
@@ -776,5 +783,5 @@ def video_reject(*, video: Video, note: str = "", user: Any = None) -> Video:
             aspect=video.aspect,
             backend_alias=video.backend or None,
         )
-    video.refresh_from_db()
-    return video
+    # Withdrawn at once: the rejected pixels leave the public prefix.
+    return video_publication_sync(video=video)

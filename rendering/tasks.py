@@ -4,7 +4,9 @@ import random
 
 from celery import Task, shared_task
 
-from . import bulk, remote, services
+from catalog.models import Merchant
+
+from . import bulk, publication, remote, services
 from .models import BulkJob, Segment, Video
 
 # Storage that refuses writes is retried for about 10 minutes before the segment fails.
@@ -79,6 +81,15 @@ def assemble_video(video_id: int) -> None:
     except Exception:
         # Recorded on the video (status FAILED with the reason); a new request retries it.
         return
+
+
+@shared_task(name="rendering.sync_publication", acks_late=True, reject_on_worker_lost=True)
+def sync_publication(merchant_id: int, product_ids: list[int] | None = None) -> None:
+    """Queued by name (``rendering.publication.SYNC_TASK``) when a merchant's policy or a
+    product's status changes: files of videos no longer published leave the public prefix."""
+    merchant = Merchant.objects.filter(pk=merchant_id).first()
+    if merchant is not None:
+        publication.merchant_publication_sync(merchant=merchant, product_ids=product_ids)
 
 
 @shared_task(name="rendering.submit_bulk_job", acks_late=True, reject_on_worker_lost=True)

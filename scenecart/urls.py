@@ -1,7 +1,10 @@
+import re
+
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+
+from storefront.media import serve_media
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -9,7 +12,12 @@ urlpatterns = [
     path("", include("storefront.urls")),
 ]
 
-if settings.DEBUG and settings.SCENECART_STORAGE == "local":
-    # Development only: the dev server serves uploaded and rendered media. Production serves
-    # them from S3/a CDN or the web server in front of Django.
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+if settings.SCENECART_STORAGE == "local" and settings.MEDIA_URL.startswith("/"):
+    # Local storage is served by Django in every mode, so the public/private split and the
+    # safe headers (scenecart.storage) hold without a web server configured to match. S3 mode
+    # serves media from the bucket or the CDN.
+    urlpatterns.append(
+        re_path(
+            rf"^{re.escape(settings.MEDIA_URL.lstrip('/'))}(?P<path>.+)$", serve_media, name="media"
+        )
+    )

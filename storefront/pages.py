@@ -15,17 +15,20 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryD
 from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve, reverse
 from django.utils.html import format_html
+from django.utils.text import slugify
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
 
+from catalog.demo import DEMO_SHOPPERS
 from catalog.models import Merchant, Product, ShopperProfile
-from catalog.selectors import products_for_merchant
+from catalog.selectors import merchants_for_user, products_for_merchant
 from catalog.vocabulary import Aesthetic, Climate, TimeOfDay
 from personalization.context import GENERIC_BUCKET
 from personalization.models import BucketPolicy
 from personalization.tokens import shopper_token_issue
 from rendering.models import Video
 from rendering.profiles import OutputProfile, UnknownAspect, profile_for
+from rendering.publication import video_is_published
 from rendering.selectors import video_for_bucket
 
 from .presenters import price_label
@@ -40,12 +43,19 @@ OEMBED_VIEWS = {"storefront:embed", "storefront:product"}
 
 @dataclass(frozen=True)
 class ShopperOption:
-    """One entry of the demo shop's shopper switcher."""
+    """One entry of the demo shop's shopper switcher.
 
-    external_id: str
+    A staff preview (a signed-in member of the shop) names the shop's own shoppers and carries
+    a token issued as the shop's server would. Anyone else sees the demo's personas only: a
+    place and a taste, played as context hints, never a profile's id or a token.
+    """
+
+    key: str
     label: str
-    token: str
     consent: bool
+    token: str = ""
+    climate: str = ""
+    aesthetic: str = ""
 
 
 @require_GET
@@ -86,7 +96,15 @@ def product(request: HttpRequest, merchant: str, sku: str) -> HttpResponse:
         {"product": other, "price": price_label(other), "image_url": _image_url(other)}
         for other in products_for_merchant(merchant=shop).exclude(pk=item.pk)[:4]
     ]
-    return render(
+    hints_allowed = bool(policy and policy.allow_public_hints)
+    staff_preview = _is_member(request, shop)
+    if staff_preview:
+        shoppers = _staff_shopper_options(shop)
+    elif shop.slug == settings.SCENECART_DEMO_MERCHANT and hints_allowed:
+        shoppers = _demo_personas(shop)
+    else:
+        shoppers = []
+    response = render(
         request,
         "storefront/shop/product.html",
         {
@@ -94,8 +112,9 @@ def product(request: HttpRequest, merchant: str, sku: str) -> HttpResponse:
             "product": item,
             "price": price_label(item),
             "image_url": _image_url(item),
-            "shoppers": _shopper_options(shop),
-            "hints_allowed": bool(policy and policy.allow_public_hints),
+            "shoppers": shoppers,
+            "staff_preview": staff_preview,
+            "hints_allowed": hints_allowed,
             "policy": policy,
             "climates": Climate.choices,
             "aesthetics": Aesthetic.choices,
@@ -104,6 +123,10 @@ def product(request: HttpRequest, merchant: str, sku: str) -> HttpResponse:
             "others": others,
         },
     )
+    if staff_preview:
+        # Tokens of the shop's own shoppers: for this signed-in member's eyes only.
+        response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @require_GET
@@ -228,34 +251,69 @@ def _origins(shop: Merchant) -> list[str]:
         return []
 
 
-def _shopper_options(shop: Merchant) -> list[ShopperOption]:
+def _is_member(request: HttpRequest, shop: Merchant) -> bool:
+    user = request.user
+    if not (user.is_authenticated and user.is_staff):
+        return False
+    return merchants_for_user(user=user).filter(pk=shop.pk).exists()
+
+
+def _taste(profile: ShopperProfile) -> str:
+    if not profile.personalization_consent:
+        return "no personalization consent: generic video"
+    return " · ".join(
+        str(label)
+        for label in (profile.get_climate_display(), profile.get_aesthetic_display())
+        if label
+    )
+
+
+def _place(profile: ShopperProfile) -> str:
+    return "/".join(part for part in (profile.country, profile.region) if part)
+
+
+def _staff_shopper_options(shop: Merchant) -> list[ShopperOption]:
     """The shop's known shoppers, each with a token issued here as the shop's server would."""
     options = []
     for profile in ShopperProfile.objects.filter(merchant=shop).order_by("external_id"):
-        place = "/".join(part for part in (profile.country, profile.region) if part)
-        if profile.personalization_consent:
-            taste = " · ".join(
-                str(label)
-                for label in (profile.get_climate_display(), profile.get_aesthetic_display())
-                if label
-            )
-        else:
-            taste = "no personalization consent: generic video"
-        label = " — ".join(part for part in (profile.external_id, place, taste) if part)
+        parts = (profile.external_id, _place(profile), _taste(profile))
         options.append(
             ShopperOption(
-                external_id=profile.external_id,
-                label=label,
-                token=shopper_token_issue(merchant=shop, external_id=profile.external_id),
+                key=profile.external_id,
+                label=" — ".join(part for part in parts if part),
                 consent=profile.personalization_consent,
+                token=shopper_token_issue(merchant=shop, external_id=profile.external_id),
+            )
+        )
+    return options
+
+
+def _demo_personas(shop: Merchant) -> list[ShopperOption]:
+    """The demo shoppers ``seed_demo`` made, as personas: where they are and what they like,
+    played as hints. Only those: a real profile never reaches a public page."""
+    profiles = ShopperProfile.objects.filter(
+        merchant=shop, external_id__in=[str(s["external_id"]) for s in DEMO_SHOPPERS]
+    ).order_by("country", "region")
+    options = []
+    for profile in profiles:
+        place = _place(profile)
+        options.append(
+            ShopperOption(
+                key=f"persona-{slugify(place.replace('/', ' ')) or profile.pk}",
+                label=f"A shopper in {place} — {_taste(profile)}",
+                consent=profile.personalization_consent,
+                climate=profile.climate or "",
+                aesthetic=profile.aesthetic or "",
             )
         )
     return options
 
 
 def _ready_generic(product: Product, aspect: str) -> Video | None:
+    """The generic video if the storefront publishes it (the lookup's rule): never one that
+    awaits the merchant's review or was rejected."""
     video = video_for_bucket(product=product, bucket=GENERIC_BUCKET, aspect=aspect)
-    if video is None or video.status != Video.Status.READY or not video.file:
+    if video is None or not video_is_published(video=video):
         return None
     return video
 

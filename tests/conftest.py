@@ -290,6 +290,6 @@ def s3_storage(s3_server: str, settings: pytest.FixtureRequest) -> dict[str, obj
     }
     settings.STORAGES = {  # type: ignore[attr-defined]
         **settings.STORAGES,  # type: ignore[attr-defined]
-        "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},
+        "default": {"BACKEND": "scenecart.storage.MediaStorage", "OPTIONS": options},
     }
     return options

@@ -122,7 +122,7 @@ def test_s3_storage_uses_the_bucket_and_endpoint_from_the_environment() -> None:
         AWS_STORAGE_BUCKET_NAME="b",
         AWS_S3_ENDPOINT_URL="http://127.0.0.1:9000",
     )
-    assert found["storage_backend"] == "storages.backends.s3.S3Storage"
+    assert found["storage_backend"] == "scenecart.storage.MediaStorage"
     assert found["storage_options"]["bucket_name"] == "b"
     assert found["storage_options"]["endpoint_url"] == "http://127.0.0.1:9000"
 

@@ -108,7 +108,8 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 SCENECART_STORAGE = env.str("SCENECART_STORAGE", default="local")
 if SCENECART_STORAGE == "s3":
     _default_storage = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        # Private objects presigned, the published prefixes through the CDN (scenecart.storage).
+        "BACKEND": "scenecart.storage.MediaStorage",
         "OPTIONS": {
             "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
             "access_key": env.str("AWS_ACCESS_KEY_ID", default=None),
@@ -117,7 +118,8 @@ if SCENECART_STORAGE == "s3":
             "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default=None),
             "custom_domain": env.str("AWS_S3_CUSTOM_DOMAIN", default=None),
             "location": env.str("AWS_LOCATION", default=""),
-            # Objects stay private; browsers get short-lived presigned URLs.
+            # Objects stay private; browsers get short-lived presigned URLs, except for the
+            # published prefixes when a CDN serves them (AWS_S3_CUSTOM_DOMAIN).
             "default_acl": None,
             "querystring_auth": env.bool("AWS_QUERYSTRING_AUTH", default=True),
             "querystring_expire": env.int("AWS_QUERYSTRING_EXPIRE", default=3600),
@@ -261,6 +263,7 @@ CELERY_TASK_ROUTES = {
     "rendering.submit_segment": {"queue": "render.remote"},
     "rendering.poll_segment": {"queue": "render.remote"},
     "rendering.requeue_stale_work": {"queue": "default"},
+    "rendering.sync_publication": {"queue": "default"},
     "catalog.cutout_product_image": {"queue": "default"},
     "catalog.fetch_product_image": {"queue": "default"},
 }

@@ -1,8 +1,10 @@
 // Demo shop product page: the shopper switcher and the "now playing" readout.
 //
 // A real storefront renders the signed token of the logged-in shopper into the tag on its
-// server; this page has every demo shopper's token in the <select> so one can switch between
-// them. Anonymous visitors can be given context hints when the shop's policy allows them.
+// server. This page offers the demo's personas, played as context hints (a place and a taste,
+// never a profile id or a token), and, to a signed-in member of the shop, the shop's own
+// shoppers with tokens. Anonymous visitors can be given context hints when the shop's policy
+// allows them.
 (function () {
   "use strict";
 
@@ -24,8 +26,18 @@
   function apply() {
     var option = shopper.options[shopper.selectedIndex];
     var token = option ? option.getAttribute("data-token") : "";
+    var persona = Boolean(option && option.hasAttribute("data-climate"));
     setAttr("token", token);
-    hints.disabled = !hintsAllowed || Boolean(token);
+    hints.disabled = !hintsAllowed || Boolean(token) || persona;
+    if (persona) {
+      // A demo persona: its place's climate and its taste, and its consent, as hints.
+      setAttr("climate", option.getAttribute("data-climate"));
+      setAttr("aesthetic", option.getAttribute("data-aesthetic"));
+      setAttr("time", "");
+      setAttr("consent", option.getAttribute("data-consent") === "true" ? "" : "0");
+      return;
+    }
+    setAttr("consent", "");
     Array.prototype.forEach.call(hints.querySelectorAll("select"), function (select) {
       setAttr(select.name, !token && hintsAllowed ? select.value : "");
     });

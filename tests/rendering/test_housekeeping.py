@@ -202,7 +202,8 @@ def test_storage_by_merchant_adds_up_file_sizes_per_merchant() -> None:
     # Everything named by a row, split between the two merchants, is everything stored.
     total = sum(report[m.slug]["bytes"] for m in (a, b))
     stored = sum(
-        default_storage.size(n) for n in _files("segments") + _files("videos") + _files("products")
+        default_storage.size(n)
+        for n in _files("segments") + _files("videos") + _files("public") + _files("products")
     )
     assert total == stored
 

@@ -88,7 +88,7 @@ def test_a_rendered_video_lives_in_the_bucket(
         name = f"segments/{segment.key[:2]}/{segment.key}.mp4"
         assert segment.file.name == name
         assert name in stored
-    assert video.file.name.startswith("videos/rain-shop/jacket/")
+    assert video.file.name.startswith("public/videos/rain-shop/jacket/")
     assert video.file.name.endswith(".mp4")
     assert video.poster.name == video.file.name.removesuffix(".mp4") + ".jpg"
     assert {video.file.name, video.poster.name} <= stored
@@ -179,7 +179,7 @@ def settings_s3_options(s3_storage: dict[str, Any]) -> dict[str, Any]:
         [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
     ).stdout
     configured = json.loads(out)
-    assert configured["BACKEND"] == "storages.backends.s3.S3Storage"
+    assert configured["BACKEND"] == "scenecart.storage.MediaStorage"
     return configured["OPTIONS"]
 
 

@@ -125,7 +125,8 @@ def test_assembled_video_plays_all_four_segments_with_music_and_a_poster() -> No
     assert found.duration == pytest.approx(4.0, abs=0.15)
     assert found.has_audio and found.audio_codec == "aac"
     assert is_faststart(path)
-    assert video.file.name.startswith(f"videos/{product.merchant.slug}/")
+    # Published at once (no approval required): stored under the public prefix.
+    assert video.file.name.startswith(f"public/videos/{product.merchant.slug}/")
     from PIL import Image
 
     with Image.open(local_path(video.poster)) as poster:

@@ -43,8 +43,6 @@ def page(transactional_db: None, live_server: LiveServer, settings: Settings) ->
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true but {message}")
         pytest.skip(message)
-    # DEBUG is False in the test settings, so serve MEDIA_ROOT through a test-only urlconf.
-    settings.ROOT_URLCONF = "tests.storefront.media_urls"
     errors: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(

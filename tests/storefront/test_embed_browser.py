@@ -16,13 +16,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth.models import User
 from django.db.models import Sum
+from django.test import Client
 from playwright.sync_api import Page, Route, expect
 from pytest_django import Settings
 from pytest_django.live_server_helper import LiveServer
 
 from catalog.models import Merchant, Product
-from catalog.services import merchant_create, merchant_storefront_update, shopper_profile_upsert
+from catalog.services import (
+    membership_grant,
+    merchant_create,
+    merchant_storefront_update,
+    shopper_profile_upsert,
+)
 from personalization.context import ShopperContext
 from personalization.services import bucket_policy_update
 from rendering.models import Video
@@ -34,6 +42,9 @@ from tests.storefront.conftest import in_thread
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("small_videos")]
 
 RAINY = "climate=rainy,aesthetic=minimalist"
+# The demo's personas as the public product page offers them (place and taste, no profile id).
+SEATTLE = "persona-us-wa"
+BERLIN = "persona-de"
 SUNNY = "climate=sunny,aesthetic=playful"
 PLAYER = "document.getElementById('product-video')"
 # The <video> in the component's shadow root, once exactly one is there (no swap under way).
@@ -191,11 +202,13 @@ def test_switching_the_shopper_swaps_the_variant(
 
     shopper = page.locator("#shopper")
     expect(shopper.locator("option")).to_have_count(3)
-    expect(shopper.locator('option[value="shopper-berlin"]')).to_contain_text(
+    expect(shopper.locator(f'option[value="{BERLIN}"]')).to_contain_text(
         "no personalization consent"
     )
-    shopper.select_option("shopper-seattle")
-    expect(player).to_have_attribute("token", re.compile(r".+"))
+    # A demo persona plays as hints: no token on a public page.
+    shopper.select_option(SEATTLE)
+    expect(player).to_have_attribute("climate", "rainy")
+    expect(player).not_to_have_attribute("token", re.compile(".*"))
     expect_shown(page, rainy)
     expect(player).to_have_attribute("data-status", "ready")
     expect(player).to_have_attribute("data-variant", RAINY)
@@ -204,7 +217,8 @@ def test_switching_the_shopper_swaps_the_variant(
     expect(page.locator("select[name=climate]")).to_be_disabled()
 
     # A shopper who did not consent gets the generic video: correct, not a failure.
-    shopper.select_option("shopper-berlin")
+    shopper.select_option(BERLIN)
+    expect(player).to_have_attribute("consent", "0")
     expect_shown(page, generic)
     expect(player).to_have_attribute("data-variant", "generic")
     expect(page.locator('[data-field="personalized"]')).to_have_text("no")
@@ -220,6 +234,34 @@ def test_switching_the_shopper_swaps_the_variant(
     page.screenshot(path="/tmp/shop-product.png", full_page=True)
 
 
+def test_a_signed_in_member_previews_the_shops_own_shopper_by_token(
+    page: Page, live_server: LiveServer, demo: DemoShop
+) -> None:
+    rendered(demo.jacket)
+    rainy = rendered(demo.jacket, RAINY)
+    session: list[str] = []
+
+    def sign_in() -> None:
+        user = User.objects.create_user("clerk", password="x", is_staff=True)
+        membership_grant(merchant=demo.merchant, user=user)
+        client = Client()
+        client.force_login(user)
+        session.append(client.cookies[django_settings.SESSION_COOKIE_NAME].value)
+
+    in_thread(sign_in)
+    page.context.add_cookies(
+        [{"name": django_settings.SESSION_COOKIE_NAME, "value": session[0], "url": live_server.url}]
+    )
+    page.goto(f"{live_server.url}/shop/demo/JACKET")
+    expect(page.locator(".preview")).to_contain_text("Staff preview")
+    player = page.locator("#product-video")
+    with page.expect_request(lambda request: "st=" in request.url) as lookup:
+        page.locator("#shopper").select_option("shopper-seattle")
+    expect(player).to_have_attribute("token", re.compile(r".+"))
+    expect_shown(page, rainy)
+    assert "climate=" not in lookup.value.url, lookup.value.url
+
+
 def test_a_rendering_variant_plays_the_fallback_then_swaps_in_without_a_reload(
     page: Page, live_server: LiveServer, demo: DemoShop
 ) -> None:
@@ -233,7 +275,7 @@ def test_a_rendering_variant_plays_the_fallback_then_swaps_in_without_a_reload(
     page.goto(f"{live_server.url}/shop/demo/JACKET")
     player = page.locator("#product-video")
     expect_shown(page, generic)
-    page.locator("#shopper").select_option("shopper-seattle")
+    page.locator("#shopper").select_option(SEATTLE)
     expect(player).to_have_attribute("data-status", "fallback")
     expect(player).to_have_attribute("data-requested", "rendering")
     expect(page.locator('[data-field="note"]')).to_contain_text("rendering")
@@ -255,7 +297,7 @@ def test_a_failed_lookup_degrades_to_the_generic_video(
     failed: list[str] = []
 
     def first_shopper_lookup_fails(route: Route) -> None:
-        if "st=" in route.request.url and not failed:
+        if "climate=rainy" in route.request.url and not failed:
             failed.append(route.request.url)
             route.fulfill(status=500, content_type="application/json", body='{"error": "boom"}')
         else:
@@ -265,10 +307,10 @@ def test_a_failed_lookup_degrades_to_the_generic_video(
     page.goto(f"{live_server.url}/shop/demo/JACKET")
     expect_shown(page, generic)
     with page.expect_request(lambda request: "consent=0" in request.url) as retry:
-        page.locator("#shopper").select_option("shopper-seattle")
+        page.locator("#shopper").select_option(SEATTLE)
     assert failed, "the shopper's lookup was never made"
-    # One more lookup, for the generic video: no token, no consent.
-    assert "st=" not in retry.value.url, retry.value.url
+    # One more lookup, for the generic video: no hints, no consent.
+    assert "climate=" not in retry.value.url, retry.value.url
     player = page.locator("#product-video")
     expect(player).to_have_attribute("data-status", "ready")
     expect(player).to_have_attribute("data-variant", "generic")
@@ -290,7 +332,7 @@ def test_a_broken_personalized_video_degrades_to_the_generic_one(
         page.expect_request(lambda request: request.url.endswith(rainy.file.url)),
         page.expect_request(lambda request: "consent=0" in request.url),
     ):
-        page.locator("#shopper").select_option("shopper-seattle")
+        page.locator("#shopper").select_option(SEATTLE)
     player = page.locator("#product-video")
     expect(player).to_have_attribute("data-variant", "generic")
     # The generic video kept playing throughout: the broken one never replaced it.

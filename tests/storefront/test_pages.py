@@ -10,7 +10,12 @@ from django.urls import reverse
 from pytest_django import Settings
 
 from catalog.models import Merchant, Product
-from catalog.services import merchant_storefront_update, product_update, shopper_profile_upsert
+from catalog.services import (
+    membership_grant,
+    merchant_storefront_update,
+    product_update,
+    shopper_profile_upsert,
+)
 from personalization.services import bucket_policy_update
 from personalization.tokens import shopper_token_read
 from storefront import pages
@@ -82,7 +87,7 @@ def test_an_unknown_shop_is_not_found(client: Client, shop: Merchant) -> None:
     assert "No shop “nowhere”" in response.content.decode()
 
 
-def test_the_product_page_offers_every_shopper_with_a_token(client: Client, shop: Merchant) -> None:
+def add_demo_shoppers(shop: Merchant) -> None:
     shopper_profile_upsert(
         merchant=shop, external_id="shopper-seattle", country="US", region="WA",
         climate="rainy", aesthetic="minimalist", personalization_consent=True,
@@ -91,6 +96,22 @@ def test_the_product_page_offers_every_shopper_with_a_token(client: Client, shop
         merchant=shop, external_id="shopper-berlin", country="DE", climate="overcast",
         aesthetic="luxury", personalization_consent=False,
     )  # fmt: skip
+
+
+def allow_hints(shop: Merchant) -> None:
+    bucket_policy_update(
+        merchant=shop,
+        dimensions=["climate", "aesthetic"],
+        approved_buckets=["climate=rainy,aesthetic=minimalist"],
+        allow_public_hints=True,
+    )
+
+
+def test_the_public_product_page_offers_demo_personas_without_ids_or_tokens(
+    client: Client, shop: Merchant
+) -> None:
+    add_demo_shoppers(shop)
+    allow_hints(shop)
     response = client.get("/shop/demo/JACKET")
     assert response.status_code == 200
     page = response.content.decode()
@@ -98,18 +119,73 @@ def test_the_product_page_offers_every_shopper_with_a_token(client: Client, shop
     assert "$129.00" in page
     assert 'id="product-video" merchant="demo" sku="JACKET" aspect="16:9"' in page
     options = re.findall(
-        r'<option value="(shopper-[a-z]+)" data-token="([^"]+)" data-consent="(\w+)">([^<]+)</option>',
+        r'<option value="(persona-[a-z-]+)" data-token="" data-consent="(\w+)" '
+        r'data-climate="(\w*)" data-aesthetic="(\w*)">([^<]+)</option>',
+        page,
+    )
+    by_key = {
+        key: (consent, climate, aesthetic, label)
+        for key, consent, climate, aesthetic, label in options
+    }
+    assert by_key == {
+        "persona-us-wa": ("true", "rainy", "minimalist", "A shopper in US/WA — Rainy · Minimalist"),
+        "persona-de": (
+            "false", "overcast", "luxury", "A shopper in DE — no personalization consent: generic video",
+        ),
+    }  # fmt: skip
+    # Nothing of the profiles but the persona: no external id, no token.
+    assert "shopper-seattle" not in page and "shopper-berlin" not in page
+    assert 'data-token="ey' not in page
+    assert '<option value="" data-token="">Anonymous visitor</option>' in page
+    assert "/static/scenecart/shop.js" in page
+
+
+def test_another_merchants_product_page_lists_none_of_its_shoppers(client: Client) -> None:
+    """Issue 13, finding 2: every merchant's shopper profiles were public, with tokens."""
+    other = make_merchant(slug="acme", name="Acme")
+    make_product(other, sku="ANVIL", title="Anvil")
+    allow_hints(other)
+    shopper_profile_upsert(
+        merchant=other, external_id="jane@example.com", country="US", region="CA",
+        climate="sunny", aesthetic="luxury", personalization_consent=True,
+    )  # fmt: skip
+    # Even a profile with a demo shopper's id: only the demo merchant has personas.
+    shopper_profile_upsert(merchant=other, external_id="shopper-seattle", country="US", region="WA")
+    page = client.get("/shop/acme/ANVIL").content.decode()
+    assert "jane@example.com" not in page
+    assert "US/CA" not in page and "US/WA" not in page
+    assert re.findall(r"<option value=\"[^\"]+\" data-token", page) == []
+
+
+def test_a_signed_in_member_previews_the_shops_own_shoppers_with_tokens(
+    client: Client, shop: Merchant, django_user_model
+) -> None:  # type: ignore[no-untyped-def]
+    add_demo_shoppers(shop)
+    shopper_profile_upsert(merchant=shop, external_id="cust-1842", country="NO")
+    staff = django_user_model.objects.create_user("clerk", password="x", is_staff=True)
+    membership_grant(merchant=shop, user=staff)
+    client.force_login(staff)
+    response = client.get("/shop/demo/JACKET")
+    assert response["Cache-Control"] == "private, no-store"
+    page = response.content.decode()
+    assert "Staff preview" in page
+    options = re.findall(
+        r'<option value="([\w-]+)" data-token="([^"]+)" data-consent="(\w+)">([^<]+)</option>',
         page,
     )
     by_id = {external_id: (token, consent, label) for external_id, token, consent, label in options}
-    assert set(by_id) == {"shopper-seattle", "shopper-berlin"}
+    assert set(by_id) == {"shopper-seattle", "shopper-berlin", "cust-1842"}
     for external_id, (token, _, _) in by_id.items():
         assert shopper_token_read(merchant=shop, token=token).external_id == external_id
     assert by_id["shopper-seattle"][1:] == ("true", "shopper-seattle — US/WA — Rainy · Minimalist")
     assert by_id["shopper-berlin"][1] == "false"
-    assert "no personalization consent" in by_id["shopper-berlin"][2]
-    assert '<option value="" data-token="">Anonymous visitor</option>' in page
-    assert "/static/scenecart/shop.js" in page
+
+    # Staff of another shop get the public page, not this shop's shoppers.
+    outsider = django_user_model.objects.create_user("other", password="x", is_staff=True)
+    membership_grant(merchant=make_merchant(slug="acme"), user=outsider)
+    client.force_login(outsider)
+    page = client.get("/shop/demo/JACKET").content.decode()
+    assert "cust-1842" not in page and "Staff preview" not in page
 
 
 def test_hints_are_offered_only_when_the_shop_allows_them(client: Client, shop: Merchant) -> None:

@@ -1,0 +1,143 @@
+"""Which videos are published, and keeping each video's files where its state says.
+
+A video is *published* when the storefront's lookup would serve it (``rendering.visibility``).
+
+Files follow the rule: a published video and its poster are stored under
+``scenecart.storage.PUBLISHED_PREFIX`` (``public/``), the only prefix a CDN serves unsigned;
+every other video stays under its private name, reachable by presigned URL (S3) or by the
+merchant's signed-in staff (local storage). ``video_publication_sync`` moves the two files when
+the state changes: approval, rejection, a new recipe, the merchant's policy, the product's
+status.
+"""
+
+import logging
+import shutil
+from pathlib import Path
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from catalog.models import Merchant, Product
+from personalization.models import BucketPolicy
+from scenecart.storage import PUBLISHED_PREFIX
+
+from .models import Video
+from .selectors import product_variants_forget
+from .visibility import is_published
+
+logger = logging.getLogger(__name__)
+
+# Queued by name from the apps below rendering, which may not import it: a merchant's policy
+# (personalization) or a product's status (catalog) changed.
+SYNC_TASK = "rendering.sync_publication"
+
+
+def approval_required(*, merchant_id: int) -> bool:
+    """Read from the row, not the storefront's cache: a sync queued by a policy change must
+    see that change."""
+    return bool(
+        BucketPolicy.objects.filter(merchant_id=merchant_id)
+        .values_list("require_approval", flat=True)
+        .first()
+    )
+
+
+def video_is_published(*, video: Video, require_approval: bool | None = None) -> bool:
+    product = video.product
+    if require_approval is None:
+        require_approval = approval_required(merchant_id=product.merchant_id)
+    return is_published(
+        status=video.status,
+        has_file=bool(video.file),
+        approval=video.approval,
+        require_approval=require_approval,
+        active=product.status == Product.Status.ACTIVE,
+    )
+
+
+def publication_on_ready(*, video: Video) -> bool:
+    """Whether the video, being assembled now, will be published once it is ready."""
+    product = video.product
+    return is_published(
+        status=Video.Status.READY,
+        has_file=True,
+        approval=video.approval,
+        require_approval=approval_required(merchant_id=product.merchant_id),
+        active=product.status == Product.Status.ACTIVE,
+    )
+
+
+def published_name(name: str) -> str:
+    return name if name.startswith(PUBLISHED_PREFIX) else PUBLISHED_PREFIX + name
+
+
+def private_name(name: str) -> str:
+    return name.removeprefix(PUBLISHED_PREFIX)
+
+
+def video_publication_sync(*, video: Video, require_approval: bool | None = None) -> Video:
+    """Move the video's file and poster under the public prefix if it is published, out of it
+    if not. Idempotent; the row is locked so two syncs of one video do not race."""
+    with transaction.atomic():
+        video = (
+            Video.objects.select_for_update().select_related("product__merchant").get(pk=video.pk)
+        )
+        if not video.file:
+            return video
+        published = video_is_published(video=video, require_approval=require_approval)
+        rename = published_name if published else private_name
+        changes = {}
+        for field in ("file", "poster"):
+            name = getattr(video, field).name
+            if name and rename(name) != name:
+                changes[field] = _move(name, rename(name))
+        if changes:
+            Video.objects.filter(pk=video.pk).update(**changes)
+            for field, name in changes.items():
+                setattr(video, field, name)
+    if changes:
+        # The storefront's cached table holds the old URLs.
+        product_variants_forget(product_id=video.product_id, aspect=video.aspect)
+        logger.info("Video %s %s", video.pk, "published" if published else "withdrawn")
+    return video
+
+
+def merchant_publication_sync(*, merchant: Merchant, product_ids: list[int] | None = None) -> int:
+    """Sync every ready video of a merchant (or of some of its products) after a change of
+    policy or product status; returns how many videos had files moved."""
+    videos = Video.objects.filter(product__merchant=merchant, status=Video.Status.READY)
+    if product_ids is not None:
+        videos = videos.filter(product_id__in=product_ids)
+    require_approval = approval_required(merchant_id=merchant.pk)
+    moved = 0
+    for pk, before in videos.exclude(file="").values_list("pk", "file"):
+        try:
+            after = video_publication_sync(
+                video=Video(pk=pk), require_approval=require_approval
+            ).file.name
+        except OSError:
+            # A file gone from storage: the video is broken either way; sync the others.
+            logger.exception("Could not move the files of video %s", pk)
+            continue
+        moved += before != after
+    return moved
+
+
+def _move(name: str, new_name: str) -> str:
+    """Move a stored file; the new copy is complete before the old one goes."""
+    try:
+        source = Path(default_storage.path(name))
+    except NotImplementedError:
+        source = None
+    if source is not None:
+        target = Path(default_storage.path(new_name))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(source, target)
+        return new_name
+    if default_storage.exists(new_name):
+        default_storage.delete(new_name)
+    with default_storage.open(name, "rb") as handle:
+        stored = default_storage.save(new_name, File(handle, name=Path(new_name).name))
+    default_storage.delete(name)
+    return stored

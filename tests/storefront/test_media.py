@@ -1,0 +1,96 @@
+"""Stored media as browsers get it (issue 13, findings 1 and 6): never under a name or type the
+uploader chose, never sniffable into a page, and private unless the storefront publishes it."""
+
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from catalog.services import brand_kit_update, membership_grant
+from personalization.services import bucket_policy_update
+from tests.catalog.test_brand_kit import wav_bytes
+from tests.factories import make_merchant, make_product, make_ready_video
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]
+
+SCRIPT = b"<html><script>alert(document.cookie)</script></html>"
+FONT = (
+    resources.files("font_source_sans_pro") / "files" / "SourceSansPro-Semibold.ttf"
+).read_bytes()
+
+
+def staff_client(merchant, username: str = "clerk") -> Client:  # type: ignore[no-untyped-def]
+    user = get_user_model().objects.create_user(username, password="x", is_staff=True)
+    membership_grant(merchant=merchant, user=user)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_a_font_named_like_a_page_is_stored_by_content_and_served_as_a_font(
+    client: Client, media_root: Path
+) -> None:
+    """The attack: a real TTF with a script appended, uploaded as ``pwn.html``."""
+    merchant = make_merchant(slug="northwind")
+    kit = brand_kit_update(merchant=merchant, font=("pwn.html", FONT + SCRIPT))
+    name = kit.font.name
+    assert name == f"brand/northwind/{kit.font_hash}.ttf"
+    assert "pwn" not in name and not (media_root / "brand/northwind/pwn.html").exists()
+
+    # Its own merchant's staff get it as a font, to download, never to render.
+    response = staff_client(merchant).get(kit.font.url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "font/ttf"
+    assert response["Content-Disposition"] == "attachment"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in response["Content-Security-Policy"]
+    assert b"".join(response.streaming_content).endswith(SCRIPT)
+
+    # Nobody else gets anything, not even confirmation that it exists.
+    assert client.get(kit.font.url).status_code == 404
+    assert staff_client(make_merchant(slug="acme"), "rival").get(kit.font.url).status_code == 404
+    assert client.get("/media/brand/northwind/pwn.html").status_code == 404
+
+
+def test_music_is_named_by_the_format_it_holds(media_root: Path) -> None:
+    merchant = make_merchant(slug="northwind")
+    kit = brand_kit_update(merchant=merchant, music=("theme.html", wav_bytes()))
+    assert kit.music.name == f"brand/northwind/{kit.music_hash}.wav"
+    response = staff_client(merchant).get(kit.music.url)
+    assert response["Content-Type"] == "audio/wav"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Disposition"] == "inline"  # audio plays in the page
+
+
+def test_a_published_video_is_public_and_one_awaiting_review_is_not(
+    client: Client, media_root: Path
+) -> None:
+    merchant = make_merchant(slug="northwind")
+    product = make_product(merchant, sku="JACKET")
+    published = make_ready_video(product)
+    assert published.file.name.startswith("public/videos/northwind/")
+    response = client.get(published.file.url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "video/mp4"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert client.get(published.poster.url)["Content-Type"] == "image/jpeg"
+
+    bucket_policy_update(merchant=merchant, require_approval=True)
+    waiting = make_ready_video(product, "climate=rainy")
+    assert waiting.file.name.startswith("videos/northwind/")
+    assert client.get(waiting.file.url).status_code == 404
+    assert client.get(waiting.poster.url).status_code == 404
+    # The merchant reviews it in the admin: its own staff can play it.
+    assert staff_client(merchant).get(waiting.file.url).status_code == 200
+
+
+def test_media_paths_cannot_climb_out_of_the_media_root(client: Client, media_root: Path) -> None:
+    (media_root.parent / "secret.txt").write_text("operator's secret")
+    for path in (
+        "/media/../secret.txt",
+        "/media/public/../../secret.txt",
+        "/media/%2e%2e/secret.txt",
+    ):
+        assert client.get(path).status_code == 404, path
