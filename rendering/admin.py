@@ -41,6 +41,7 @@ from .models import (
 )
 from .profiles import UnknownAspect
 from .provenance import signing_certificate_check, signing_certificate_set
+from .publication import product_videos_discard
 from .routing import SEGMENT_KINDS, provider_key_set, render_routing_update
 from .selectors import bulk_progress, variants_for_review
 from .services import ReviewError, video_approve, video_reject
@@ -437,6 +438,14 @@ class ReviewingProductAdmin(ProductAdmin):
             extra["variants"] = variants_for_review(product=product)
             extra["require_approval"] = policy_for(merchant=product.merchant).require_approval
         return super().change_view(request, object_id, form_url, extra)
+
+    def delete_model(self, request: HttpRequest, obj: Product) -> None:
+        product_videos_discard(product_ids=[obj.pk])
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        product_videos_discard(product_ids=list(queryset.values_list("pk", flat=True)))
+        super().delete_queryset(request, queryset)
 
 
 admin.site.unregister(Product)

@@ -635,6 +635,27 @@ def sign_video(*, video: Video, source: Path, dest: Path) -> None:
         raise
 
 
+def video_resign(*, video: Video) -> None:
+    """Sign the stored file again with the video's manifest as it is made now (the public
+    record): files signed before a change to the record carry the old one inside them. The
+    stored file is replaced whole (local: renamed over; S3: one PUT)."""
+    name = video.file.name
+    try:
+        path = Path(default_storage.path(name))
+    except NotImplementedError:
+        path = None
+    if path is not None:
+        sign_video(video=video, source=path, dest=path)
+        return
+    with tempfile.TemporaryDirectory(prefix="scenecart-resign-") as workdir:
+        local = Path(workdir) / "video.mp4"
+        with default_storage.open(name, "rb") as source, local.open("wb") as target:
+            shutil.copyfileobj(source, target, length=1024 * 1024)
+        sign_video(video=video, source=local, dest=local)
+        with local.open("rb") as source, default_storage.open(name, "wb") as target:
+            shutil.copyfileobj(source, target, length=1024 * 1024)
+
+
 def _certificate_refusal(
     exc: Exception, credentials: SigningCredentials
 ) -> SigningCertificateError | None:

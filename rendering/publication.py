@@ -124,6 +124,27 @@ def merchant_publication_sync(*, merchant: Merchant, product_ids: list[int] | No
     return moved
 
 
+def product_videos_discard(*, product_ids: list[int]) -> None:
+    """Products about to be deleted publish nothing: once the deletion commits, their videos'
+    files and posters are deleted too, not left public until the housekeeping sweep. Segments
+    stay: they are shared, and the sweep removes those no video uses."""
+    names = [
+        name
+        for pair in Video.objects.filter(product_id__in=product_ids).values_list("file", "poster")
+        for name in pair
+        if name
+    ]
+
+    def discard() -> None:
+        for name in names:
+            try:
+                default_storage.delete(name)
+            except OSError:
+                logger.exception("Could not delete %s of a deleted product", name)
+
+    transaction.on_commit(discard)
+
+
 def _move(name: str, new_name: str) -> str:
     """Move a stored file; the new copy is complete before the old one goes."""
     try:

@@ -30,6 +30,7 @@ class Variant:
     planned: bool  # segments chosen (False: the storefront asked, planning has not run yet)
     updated_at: datetime
     approval: str = Video.Approval.PENDING
+    public_id: str = ""  # names the video's provenance page
 
     @property
     def ready(self) -> bool:
@@ -52,7 +53,7 @@ class ProductVariants:
 
 
 def _variants_key(product_id: int, aspect: str) -> str:
-    return f"variants:v2:{product_id}:{aspect}"
+    return f"variants:v3:{product_id}:{aspect}"
 
 
 @lru_cache(maxsize=4096)
@@ -89,8 +90,9 @@ def product_variants(*, merchant_id: int, sku: str, aspect: str) -> ProductVaria
 
 def _variants_of(product_id: int, aspect: str) -> ProductVariants:
     rows = Video.objects.filter(product_id=product_id, aspect=aspect).values_list(
-        "pk", "bucket", "status", "file", "poster", "error", "recipe_key", "updated_at", "approval"
-    )
+        "pk", "bucket", "status", "file", "poster", "error", "recipe_key", "updated_at", "approval",
+        "public_id",
+    )  # fmt: skip
     return ProductVariants(
         product_id=product_id,
         variants={
@@ -105,8 +107,9 @@ def _variants_of(product_id: int, aspect: str) -> ProductVariants:
                 planned=bool(recipe),
                 updated_at=updated,
                 approval=approval,
+                public_id=str(public_id),
             )
-            for pk, bucket, status, file, poster, error, recipe, updated, approval in rows
+            for pk, bucket, status, file, poster, error, recipe, updated, approval, public_id in rows
         },
     )
 

@@ -7,6 +7,7 @@ on an approved variant queues its render once and answers at once with the best 
 """
 
 import hmac
+import uuid
 from functools import lru_cache
 from typing import Any
 
@@ -15,6 +16,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from drf_spectacular.types import OpenApiTypes
@@ -383,6 +385,7 @@ def video_lookup(request: HttpRequest, merchant: str, sku: str) -> HttpResponse:
         "personalized": served is not None and served != GENERIC_BUCKET,
         "requested": requested,
         "video": chosen.video_id if chosen else None,
+        "provenance": f"{site}{_provenance_prefix()}{chosen.public_id}" if chosen else None,
         "holdout": resolution.holdout,
         "source": resolution.source,
         **extra,
@@ -449,6 +452,14 @@ class VideoLookupView(APIView):
     )
     def get(self, request: Request, merchant: str, sku: str) -> HttpResponse:
         return video_lookup(request._request, merchant, sku)
+
+
+@lru_cache(maxsize=1)
+def _provenance_prefix() -> str:
+    """``/provenance/``, reversed once: the lookup builds the link for every answer."""
+    return reverse("storefront:provenance", args=[uuid.UUID(int=0)]).removesuffix(
+        str(uuid.UUID(int=0))
+    )
 
 
 def _absolute(site: str, url: str) -> str:

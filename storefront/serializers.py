@@ -53,6 +53,13 @@ class VideoLookupSerializer(serializers.Serializer):
         choices=["profile", "hints", "signals", "none"],
         help_text="Where the shopper's context came from (none: no consent, or held out).",
     )
+    provenance = serializers.URLField(
+        allow_null=True,
+        help_text=(
+            "The served video's provenance page: what made it and whether it is AI-generated "
+            "(?format=json for machines)."
+        ),
+    )
     error = serializers.CharField(required=False, help_text="Why the variant failed.")
     warning = serializers.CharField(
         required=False, help_text="Why the shopper token was ignored (expired, forged, …)."

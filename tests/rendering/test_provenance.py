@@ -6,6 +6,7 @@ import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from io import StringIO
 from pathlib import Path
 
 import c2pa
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.core.files.storage import default_storage
+from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
@@ -22,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django import Settings
 
+import rendering.provenance as provenance
 from catalog.models import Product
 from personalization.services import bucket_policy_update
 from rendering.media import verify
@@ -701,3 +704,31 @@ def test_the_migration_gives_every_existing_video_its_own_public_id(
     assert ids[video.pk] != video.public_id  # given by the migration, not kept from before
     page = Client().get(reverse("storefront:provenance", args=[ids[video.pk]]))
     assert page.status_code == 200
+
+
+def test_provenance_resign_replaces_a_manifest_made_before_the_record_was_public_only(
+    video: Video, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files signed by an earlier version carry costs and prompts inside them; signing them
+    again with the command leaves only the public record, and the file plays as before."""
+    current = provenance.video_manifest_definition
+    leak = "cost 0.3500 prompt rain on a window job kling-job-8812"
+
+    def old_style(video: Video) -> dict[str, object]:
+        definition = current(video)
+        definition["assertions"].append({"label": "org.scenecart.old", "data": {"leak": leak}})
+        return definition
+
+    monkeypatch.setattr(provenance, "video_manifest_definition", old_style)
+    path = stored_path(video)
+    sign_video(video=video, source=path, dest=path)
+    assert leak.encode() in path.read_bytes()
+    monkeypatch.undo()
+
+    out = StringIO()
+    call_command("provenance_resign", "--json", stdout=out)
+    assert json.loads(out.getvalue()) == {"signed": 1, "failures": []}
+    assert leak.encode() not in path.read_bytes()
+    assert read_manifest(path)["state"] in ("valid", "untrusted")
+    probed = verify(path, profile_for(video.aspect), seconds=video.duration or 0, audio=True)
+    assert abs(probed.duration - (video.duration or 0)) < 0.05

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import requests
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
@@ -15,6 +16,7 @@ from pytest_django import Settings
 from catalog.services import product_update
 from personalization.services import bucket_policy_update
 from rendering.models import Video
+from rendering.provenance import video_resign
 from rendering.services import video_approve, video_reject
 from rendering.tasks import sync_publication
 from scenecart.celery import app as celery_app
@@ -160,3 +162,38 @@ def test_approval_on_s3_moves_the_files_into_the_public_prefix(
     assert default_storage.exists(approved.file.name)
     assert not default_storage.exists(video.file.name)
     assert requests.get(approved.file.url, timeout=10).status_code == 200
+
+
+def test_deleting_a_product_deletes_its_published_files(
+    client: Client,
+    jacket,
+    django_capture_on_commit_callbacks,  # type: ignore[no-untyped-def]
+) -> None:
+    video = make_ready_video(jacket)
+    public_urls = [video.file.url, video.poster.url]
+    assert all(client.get(url).status_code == 200 for url in public_urls)
+    operator = get_user_model().objects.create_superuser("op", password="x")
+    client.force_login(operator)
+    delete = reverse("admin:catalog_product_delete", args=[jacket.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(delete, {"post": "yes"})
+    assert response.status_code == 302
+    client.logout()
+    assert all(client.get(url).status_code == 404 for url in public_urls)
+    assert not default_storage.exists(video.file.name)
+
+
+def test_a_video_on_s3_is_signed_again_in_place(
+    s3_storage: dict[str, Any],
+    jacket,  # type: ignore[no-untyped-def]
+) -> None:
+    video = make_ready_video(jacket)
+    before = default_storage.open(video.file.name, "rb").read()
+    video_resign(video=video)
+    after = default_storage.open(video.file.name, "rb").read()
+    assert after != before  # a new signature, same name
+    assert storage_object_type(s3_storage, video.file.name) == "video/mp4"
+
+
+def storage_object_type(s3_storage: dict[str, Any], name: str) -> str:
+    return MediaStorage(**s3_storage).bucket.Object(name).content_type

@@ -55,6 +55,9 @@ def test_the_exact_variant_when_it_is_ready(client: Client, shop: tuple[Merchant
     assert body["video"] == video.pk
     assert body["src"] == f"http://testserver/media/{video.file.name}"
     assert body["poster"].endswith(".jpg")
+    # Where it comes from, by the video's unguessable id; the page answers.
+    assert body["provenance"] == f"http://testserver/provenance/{video.public_id}"
+    assert client.get(body["provenance"]).status_code == 200
     # A CDN may keep it briefly and serve it stale while it revalidates.
     assert response["Cache-Control"] == "public, max-age=60, stale-while-revalidate=600"
 
@@ -250,6 +253,7 @@ def test_a_shop_with_nothing_ready_queues_the_generic_video(client: Client) -> N
         "personalized": False,
         "requested": "rendering",
         "video": None,
+        "provenance": None,
         "holdout": False,
         "source": "signals",
     }
