@@ -1,13 +1,19 @@
 """Stored media as browsers get it (issue 13, findings 1 and 6): never under a name or type the
 uploader chose, never sniffable into a page, and private unless the storefront publishes it."""
 
+import hashlib
 from importlib import resources
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 
+from catalog.models import BrandKit
 from catalog.services import brand_kit_update, membership_grant
 from personalization.services import bucket_policy_update
 from tests.catalog.test_brand_kit import wav_bytes
@@ -94,3 +100,26 @@ def test_media_paths_cannot_climb_out_of_the_media_root(client: Client, media_ro
         "/media/%2e%2e/secret.txt",
     ):
         assert client.get(path).status_code == 404, path
+
+
+def test_brand_assets_stored_under_an_uploaders_name_are_renamed_by_content(
+    transactional_db: None, media_root: Path
+) -> None:
+    """Installations from before the fix: migration catalog 0007 moves the files."""
+    merchant = make_merchant(slug="northwind")
+    old_font = default_storage.save("brand/northwind/pwn.html", ContentFile(FONT + SCRIPT))
+    old_music = default_storage.save("brand/northwind/theme.mp4.html", ContentFile(wav_bytes()))
+    BrandKit.objects.filter(merchant=merchant).update(font=old_font, music=old_music)
+    executor = MigrationExecutor(connection)
+    try:
+        executor.migrate([("catalog", "0006_merchant_monthly_budget")])
+        executor.loader.build_graph()
+        executor.migrate([("catalog", "0007_brand_assets_by_content")])
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    kit = BrandKit.objects.get(merchant=merchant)
+    assert kit.font.name == f"brand/northwind/{hashlib.sha256(FONT + SCRIPT).hexdigest()}.ttf"
+    assert kit.music.name.endswith(".wav") and "theme" not in kit.music.name
+    assert not default_storage.exists(old_font) and not default_storage.exists(old_music)
+    assert default_storage.open(kit.font.name, "rb").read() == FONT + SCRIPT
