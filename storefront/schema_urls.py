@@ -6,10 +6,13 @@ The same paths as ``storefront.urls``; only the video lookup differs, documented
 
 from django.urls import path
 
-from . import api
+from . import (
+    api,
+    converters,  # noqa: F401  registers <sku:…>
+)
 
 urlpatterns = [
-    path("api/v1/videos/<str:merchant>/<path:sku>", api.VideoLookupView.as_view()),
+    path("api/v1/videos/<str:merchant>/<sku:sku>", api.VideoLookupView.as_view()),
     path("api/v1/events", api.EventsView.as_view()),
     path("api/v1/shopper-tokens", api.ShopperTokensView.as_view()),
 ]

@@ -1,14 +1,20 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from . import api, page_urls, provenance, views
+from . import (
+    api,
+    converters,  # noqa: F401  registers <sku:…>
+    page_urls,
+    provenance,
+    views,
+)
 
 app_name = "storefront"
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path(
-        "api/v1/videos/<str:merchant>/<path:sku>",
+        "api/v1/videos/<str:merchant>/<sku:sku>",
         api.video_lookup,
         name="video-lookup",
     ),

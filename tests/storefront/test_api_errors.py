@@ -48,3 +48,12 @@ def test_a_video_id_beyond_any_video_is_named_like_other_bad_fields(client: Clie
     assert set(body["fields"]) == {"events[0].video"}
     assert "events[0].video" in body["error"]
     assert not VariantStats.objects.exists()  # nothing of the batch is counted
+
+
+def test_a_sku_with_a_line_break_gets_the_apis_json_404(client) -> None:  # type: ignore[no-untyped-def]
+    """Found by the schema fuzz: the resolver stopped at the line break and answered HTML."""
+    make_merchant(slug="alpha")
+    response = client.get("/api/v1/videos/alpha/SKU%0A")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert "SKU" in response.json()["error"]
