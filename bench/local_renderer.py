@@ -58,7 +58,7 @@ def scene_job(context: str, aspect: str, seconds: float, sku: str = "RAIN-JKT-01
     from personalization.plans import scene_plan
     from rendering.backends import RenderJob
     from rendering.profiles import profile_for
-    from rendering.services import Segment, _assets_for, segment_specs
+    from rendering.services import Segment, segment_assets, segment_specs
 
     product = Product.objects.get(merchant__slug="demo", sku=sku)
     kit = BrandKit.objects.get(merchant=product.merchant)
@@ -70,7 +70,7 @@ def scene_job(context: str, aspect: str, seconds: float, sku: str = "RAIN-JKT-01
     )
     spec = segment_specs(product=product, context=ShopperContext.parse(context), aspect=aspect)[1]
     probe_row = Segment(merchant_id=product.merchant_id, inputs=spec.inputs)
-    return RenderJob(plan=plan, profile=profile_for(aspect), assets=_assets_for(probe_row))
+    return RenderJob(plan=plan, profile=profile_for(aspect), assets=segment_assets(probe_row))
 
 
 def time_render(job) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]

@@ -20,6 +20,8 @@ from django.utils.html import format_html
 
 from . import services
 from .brand_assets import font_upload_check, music_upload_check
+from .importers import ImportFormatError
+from .importing import catalog_import
 from .models import (
     BrandKit,
     Membership,
@@ -293,9 +295,6 @@ class ProductAdmin(MerchantScopedAdmin):
 
     def import_view(self, request: HttpRequest) -> HttpResponse:
         """Import a catalog export into one of the user's shops, with the report by line."""
-        from .importers import ImportFormatError
-        from .importing import catalog_import
-
         if not self.has_add_permission(request):
             raise PermissionDenied
         merchants = merchants_for_user(user=request.user)

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from . import dispatch
 from .fetch import FetchRefused, image_fetch
 from .importers import (
     ImportedProduct,
@@ -127,8 +128,6 @@ def _differs(current: object, wanted: object) -> bool:
 
 def _image_sources(*, product: Product, item: ImportedProduct) -> int:
     """Record the product's image URLs; queue a fetch for each one not seen before."""
-    from .tasks import fetch_product_image
-
     queued: list[int] = []
     for image in item.images:
         source, created = ProductImageSource.objects.get_or_create(
@@ -138,7 +137,7 @@ def _image_sources(*, product: Product, item: ImportedProduct) -> int:
         )
         if created:
             queued.append(source.pk)
-    transaction.on_commit(lambda: [fetch_product_image.delay(pk) for pk in queued])
+    dispatch.fetch_product_images(queued)
     return len(queued)
 
 

@@ -8,8 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from scenecart.dispatch import queue_on_commit
-
+from . import dispatch
 from .brand_assets import CheckedAsset, font_upload_check, music_upload_check
 from .cutout import make_cutout
 from .models import (
@@ -23,9 +22,6 @@ from .models import (
 )
 from .selectors import merchant_forget
 from .uploads import image_upload_check
-
-# rendering.publication.SYNC_TASK, queued by name: catalog does not import rendering.
-PUBLICATION_SYNC_TASK = "rendering.sync_publication"
 
 
 def merchant_create(*, name: str, slug: str) -> Merchant:
@@ -164,7 +160,7 @@ def product_update(*, product: Product, **fields: Any) -> Product:
 def product_status_changed(*, product: Product) -> None:
     """A product archived, drafted or made active again: only an active product's videos are
     published, so rendering moves their files in or out of the public prefix."""
-    queue_on_commit(PUBLICATION_SYNC_TASK, product.merchant_id, product_ids=[product.pk])
+    dispatch.sync_publication(product.merchant_id, product_ids=[product.pk])
 
 
 def product_image_add(
@@ -191,10 +187,7 @@ def product_image_add(
         except Exception:
             row.file.delete(save=False)
             raise
-    # Imported here: catalog.tasks imports this module.
-    from .tasks import cutout_product_image
-
-    transaction.on_commit(lambda: cutout_product_image.delay(row.pk))
+    dispatch.cutout_product_image(row.pk)
     return row
 
 

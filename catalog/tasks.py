@@ -5,7 +5,8 @@ import logging
 from celery import shared_task
 
 from . import services
-from .models import ProductImage
+from .importing import product_image_source_fetch
+from .models import ProductImage, ProductImageSource
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +36,6 @@ def cutout_product_image(image_id: int) -> None:
     max_retries=3,
 )
 def fetch_product_image(source_id: int) -> None:
-    from .importing import product_image_source_fetch
-    from .models import ProductImageSource
-
     source = ProductImageSource.objects.select_related("product").filter(pk=source_id).first()
     if source is None:
         return

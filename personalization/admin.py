@@ -6,10 +6,11 @@ from django.http import HttpRequest
 
 from catalog.admin import MerchantScopedAdmin
 
-from .content_policy import content_policy_update, maintained_list, term_lines
+from .content_policy import content_policy_update
 from .context import ShopperContext
 from .models import BucketPolicy, ContentPolicy
 from .services import bucket_policy_update
+from .terms import maintained_list, term_lines
 
 
 class BucketPolicyForm(forms.ModelForm):

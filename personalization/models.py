@@ -8,6 +8,7 @@ from django.db import models
 from catalog.models import Merchant
 
 from .context import GENERIC_BUCKET, ContextError, ShopperContext
+from .terms import allowed_term_problem, extra_term_problem, term_key, term_lines
 
 # The dimensions a new merchant's variants differ by: the two a shopper sees at a glance.
 DEFAULT_DIMENSIONS = ["climate", "aesthetic"]
@@ -138,14 +139,6 @@ class ContentPolicy(models.Model):
         return f"Content policy of {self.merchant}"
 
     def clean(self) -> None:
-        # Imported here: content_policy reads this model, and this model only needs its checks.
-        from .content_policy import (
-            allowed_term_problem,
-            extra_term_problem,
-            term_key,
-            term_lines,
-        )
-
         super().clean()
         extra = term_lines(self.extra_terms)
         allowed = term_lines(self.allowed_terms)

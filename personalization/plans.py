@@ -15,9 +15,10 @@ from babel.numbers import format_currency
 from django.conf import settings
 
 from catalog.models import BrandKit, Product
-from catalog.vocabulary import Aesthetic, Climate, TimeOfDay
+from catalog.vocabulary import Aesthetic, TimeOfDay
 
 from .context import ShopperContext
+from .looks import CLIMATE_LOOKS, Look, WeatherKind, claim_for
 from .scripts import Script, script_for
 
 SegmentKind = Literal["hero", "scene", "offer", "outro"]
@@ -25,7 +26,6 @@ SEGMENT_KINDS: tuple[SegmentKind, ...] = ("hero", "scene", "offer", "outro")
 DEFAULT_LOCALE = "en-US"
 
 CameraKind = Literal["push-in", "pan-left", "pan-right", "orbit", "rise"]
-WeatherKind = Literal["none", "rain", "snow", "sun", "haze", "heat"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,48 +72,6 @@ class ScenePlan:
         data["brand_colors"] = tuple(data["brand_colors"])
         return cls(**data)
 
-
-@dataclass(frozen=True, slots=True)
-class Look:
-    backdrop: str
-    palette: tuple[str, str, str]
-    weather: WeatherKind
-    phrase: str  # for prompts
-    tagline: str  # for the scene's subcaption
-
-
-CLIMATE_LOOKS: dict[Climate, Look] = {
-    Climate.SUNNY: Look(
-        "sun-trail", ("#7CC4F2", "#E8C98A", "#FFD36B"), "sun",
-        "on a sunlit trail under a clear blue sky, warm sun with a soft lens flare",
-        "Made for sunny days",
-    ),
-    Climate.RAINY: Look(
-        "rain-window", ("#5B6B7A", "#2F3A44", "#9FB4C7"), "rain",
-        "by a rain-streaked window, soft overcast light, droplets running down the glass",
-        "Ready for the rain",
-    ),
-    Climate.SNOWY: Look(
-        "snow-field", ("#C9D6E3", "#F4F7FA", "#8FB3D9"), "snow",
-        "in a quiet snowy landscape, gently falling snow, cold blue light",
-        "Warm through the winter",
-    ),
-    Climate.OVERCAST: Look(
-        "overcast-street", ("#9AA3AB", "#6E767D", "#C5CBD0"), "haze",
-        "on a calm city street under an overcast grey sky, diffuse light",
-        "Easy on grey days",
-    ),
-    Climate.HUMID_TROPICAL: Look(
-        "tropical-garden", ("#3FA37A", "#1E5E45", "#F2C14E"), "haze",
-        "in a lush tropical garden, humid air, deep greens and dappled light",
-        "Cool in the tropics",
-    ),
-    Climate.ARID: Look(
-        "desert-dunes", ("#F2B880", "#C98B4B", "#FFE1A8"), "heat",
-        "among warm desert dunes, dry air, sand tones and heat shimmer",
-        "Built for dry heat",
-    ),
-}  # fmt: skip
 
 AESTHETIC_LOOKS: dict[Aesthetic, tuple[str, CameraMove]] = {
     Aesthetic.MINIMALIST: ("minimalist staging, clean light surfaces, generous negative space",
@@ -210,17 +168,6 @@ def _scripted(plan: ScenePlan, *, script: Script, **lines: str) -> ScenePlan:
 def price_label(*, price: Decimal, currency: str, locale: str) -> str:
     """The price as the shopper's locale writes it: ``$19.99`` (en-US), ``19,99 €`` (de-DE)."""
     return format_currency(price, currency, locale=locale.replace("-", "_"))
-
-
-def claim_for(product: Product) -> str:
-    """A short claim line: the merchant's own (``attributes["claim"]``), else the first sentence
-    of the description, kept short enough for one caption line."""
-    claim = str(product.attributes.get("claim", "")).strip() if product.attributes else ""
-    if not claim and product.description:
-        claim = product.description.strip().split(". ")[0].rstrip(".")
-    if len(claim) > 70:
-        claim = claim[:69].rsplit(" ", 1)[0].rstrip(",;:") + "…"
-    return claim
 
 
 def offer_plan(

@@ -45,6 +45,7 @@ from django.utils.module_loading import import_string
 from catalog.models import Product
 
 from .context import ShopperContext
+from .looks import CLIMATE_LOOKS, claim_for
 
 logger = logging.getLogger(__name__)
 
@@ -97,9 +98,6 @@ class TemplateWriter:
     """Today's lines, from the product's own text and the context's climate."""
 
     def write(self, *, product: Product, context: ShopperContext) -> Script:
-        # plans.py imports this module to ask for lines; its tables are read at call time.
-        from .plans import CLIMATE_LOOKS, claim_for
-
         look = CLIMATE_LOOKS.get(context.climate) if context.climate else None  # type: ignore[arg-type]
         return Script(
             claim=claim_for(product),

@@ -5,13 +5,10 @@ from typing import Any
 from django.db import transaction
 
 from catalog.models import Merchant
-from scenecart.dispatch import queue_on_commit
 
+from . import dispatch
 from .models import BucketPolicy
 from .policy import policy_forget
-
-# rendering.publication.SYNC_TASK, queued by name: personalization does not import rendering.
-PUBLICATION_SYNC_TASK = "rendering.sync_publication"
 
 
 def bucket_policy_update(*, merchant: Merchant, **fields: Any) -> BucketPolicy:
@@ -25,8 +22,8 @@ def bucket_policy_update(*, merchant: Merchant, **fields: Any) -> BucketPolicy:
     with transaction.atomic():
         policy.save()
         transaction.on_commit(lambda: policy_forget(merchant_id=merchant.pk))
-        # Requiring approval withdraws unreviewed videos; rendering moves their files out of
-        # the public prefix (queued by name: personalization does not import rendering).
-        queue_on_commit(PUBLICATION_SYNC_TASK, merchant.pk)
+        # Requiring approval withdraws unreviewed videos: rendering moves their files out of
+        # the public prefix.
+        dispatch.sync_publication(merchant.pk)
     policy_forget(merchant_id=merchant.pk)
     return policy

@@ -31,6 +31,7 @@ from catalog.models import Merchant, Product
 from personalization.content_policy import ContentPolicyRefusal
 from personalization.context import ShopperContext
 
+from . import dispatch
 from .backends import backend_for
 from .models import BulkItem, BulkJob, Segment, Video
 from .profiles import profile_for
@@ -300,9 +301,7 @@ def bulk_job_create(
 
 
 def _enqueue_submit(job: BulkJob) -> None:
-    from .tasks import submit_bulk_job
-
-    transaction.on_commit(lambda: submit_bulk_job.delay(job.pk))
+    dispatch.submit_bulk_job(job.pk)
 
 
 def bulk_job_submit(*, job: BulkJob) -> SubmitReport:

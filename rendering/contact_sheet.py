@@ -34,7 +34,7 @@ from personalization.plans import ScenePlan, scene_plans_for
 from .backends import RenderAssets, RenderJob, backend_for
 from .backends.local.painters import fit_text
 from .profiles import OutputProfile, profile_for
-from .services import stored_bytes
+from .services import segment_specs, stored_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -224,8 +224,6 @@ def contact_sheet_name(
     """
     # Imported here: rendering.services imports the Celery tasks' module graph, which this
     # module does not otherwise need (and which is being reworked in parallel).
-    from .services import segment_specs
-
     keys = [
         spec.key
         for climate in Climate

@@ -36,13 +36,27 @@ from django.utils import timezone
 
 from personalization.plans import ScenePlan
 
-from .backends import RenderError, RenderJob, backend_for
+from . import dispatch
+from .backends import RenderError, RenderJob
 from .backends.remote.base import JobStatus, ProviderFailure, RemoteBackend, Submitted
 from .media import normalize, verify
 from .models import Segment, Video, VideoSegment
 from .profiles import OutputProfile
 from .routing import fallback_chain, merchant_backend
 from .selectors import merchant_spend_this_month, videos_waiting_for
+from .services import (
+    SegmentSpec,
+    StorageWriteError,
+    recipe_key,
+    segment_assets,
+    segment_enqueue,
+    segment_ensure,
+    segment_fail,
+    segment_followups,
+    segment_key,
+    segment_price,
+    store_or_raise,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +66,6 @@ POLL_GROWTH = 1.5
 MAX_POLL_SECONDS = 60.0
 # A transient failure to submit is tried again this many times before it counts as final.
 MAX_SUBMIT_ATTEMPTS = 5
-
-
-def is_remote(alias: str) -> bool:
-    return not getattr(type(backend_for(alias)), "synchronous", True)
 
 
 def webhook_token(segment: Segment) -> str:
@@ -80,9 +90,7 @@ def segment_from_webhook(*, alias: str, token: str) -> Segment | None:
 
 
 def _schedule_poll(segment_id: int, countdown: float) -> None:
-    from .tasks import poll_segment
-
-    transaction.on_commit(lambda: poll_segment.apply_async((segment_id,), countdown=countdown))
+    dispatch.poll_segment(segment_id, countdown=countdown)
 
 
 def _next_poll_in(backend: RemoteBackend, polls: int) -> float:
@@ -91,8 +99,6 @@ def _next_poll_in(backend: RemoteBackend, polls: int) -> float:
 
 def segment_submit(*, segment: Segment) -> Segment:
     """Create the provider job of a PENDING segment, once; resume a segment that has one."""
-    from .services import _assets_for
-
     if segment.provider_job_id:
         if segment.status == Segment.Status.RENDERING:
             _schedule_poll(segment.pk, 0)
@@ -116,7 +122,7 @@ def segment_submit(*, segment: Segment) -> Segment:
     job = RenderJob(
         plan=ScenePlan.from_dict(segment.plan),
         profile=OutputProfile(**segment.profile),
-        assets=_assets_for(segment),
+        assets=segment_assets(segment),
         seed=segment.seed,
     )
     over = _over_budget(segment)
@@ -214,8 +220,6 @@ def segment_poke(*, segment: Segment) -> None:
 
 
 def _finish(segment: Segment, backend: RemoteBackend, status: JobStatus) -> Segment:
-    from .services import StorageWriteError, segment_followups, store_or_raise
-
     now = timezone.now()
     stale = now - timedelta(seconds=settings.SCENECART_RENDER_STALE_AFTER)
     won = (
@@ -275,8 +279,6 @@ def _failed(segment: Segment, failure: ProviderFailure, *, stage: str) -> Segmen
     """A transient failure is submitted again later (a job that failed for a transient
     reason, e.g. the provider's queue expired it, is created anew: providers charge for
     finished clips only); a final one falls back or fails."""
-    from .services import segment_fail
-
     retry = stage in ("submit", "job")
     if not failure.final and retry and segment.attempts < MAX_SUBMIT_ATTEMPTS:
         Segment.objects.filter(pk=segment.pk).update(
@@ -288,11 +290,7 @@ def _failed(segment: Segment, failure: ProviderFailure, *, stage: str) -> Segmen
         )
         backend = _backend(segment)
         delay = failure.retry_after or backend.delay(segment.attempts + 2)
-        from .tasks import submit_segment
-
-        transaction.on_commit(
-            lambda: submit_segment.apply_async((segment.pk,), countdown=max(1.0, delay))
-        )
+        dispatch.submit_segments([segment.pk], countdown=max(1.0, delay))
         segment.refresh_from_db()
         return segment
     Segment.objects.filter(pk=segment.pk).update(failure_kind=failure.kind)
@@ -320,15 +318,6 @@ def segment_fall_back(*, segment: Segment, reason: str) -> Segment | None:
     """Hand a failed segment to the next backend of its fallback chain: the same plan and
     inputs, rendered elsewhere; the videos waiting for it wait for the stand-in instead.
     None when the chain is exhausted."""
-    from .services import (
-        SegmentSpec,
-        recipe_key,
-        segment_enqueue,
-        segment_ensure,
-        segment_key,
-        segment_price,
-    )
-
     chain = fallback_chain(segment.backend, merchant_id=segment.merchant_id)
     # Walk past backends this segment's lineage already tried.
     tried = {segment.backend}

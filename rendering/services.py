@@ -29,7 +29,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from catalog.models import BrandKit, Product
+from catalog.models import BrandKit, Product, ProductImage
+from catalog.services import product_image_cutout
 from personalization.content_policy import (
     ContentPolicyRefusal,
     licensed_assets_only,
@@ -38,12 +39,16 @@ from personalization.content_policy import (
 from personalization.context import ShopperContext
 from personalization.plans import ScenePlan, scene_plans_for
 
-from .backends import RenderAssets, RenderBackend, RenderJob, backend_for
+from . import dispatch
+from .audio import bed_for
+from .backends import RenderAssets, RenderBackend, RenderJob, backend_for, is_remote
+from .backends.remote.prices import price_per_second
 from .media import MediaError, concat_copy, normalize, poster_jpeg, verify
 from .models import Segment, Video, VideoSegment
 from .profiles import OutputProfile, profile_for
 from .provenance import sign_video
 from .publication import publication_on_ready, published_name, video_publication_sync
+from .routing import merchant_backend, routing_for
 from .selectors import product_variants_forget, videos_waiting_for
 from .voice import voice_bed
 
@@ -121,8 +126,6 @@ def segment_specs(
     estimates: a product whose cutout is not made yet gets keys that match nothing, so its
     segments count as still to render, which they are.
     """
-    from .routing import merchant_backend, routing_for
-
     profile = profile_for(aspect)
     routing = routing_for(merchant_id=product.merchant_id)
     backend_for(backend_alias)  # an unknown alias is refused even if every kind is routed
@@ -174,8 +177,6 @@ def segment_price(*, backend: RenderBackend, plan: ScenePlan, profile: OutputPro
     from the operator's price table (SCENECART_PRICES, by alias or ``provider:model``), else
     the provider's list price (rendering.backends.remote.prices), else the backend's own
     estimate (the built-in renderer is free)."""
-    from .backends.remote.prices import price_per_second
-
     per_second = price_per_second(
         alias=backend.alias,
         provider=getattr(backend, "provider", ""),
@@ -214,17 +215,11 @@ def segment_ensure(*, spec: SegmentSpec, merchant_id: int) -> Segment:
 def segment_enqueue(segments: Iterable[Segment]) -> None:
     """Queue renders for these segments once the surrounding transaction commits: the local
     renderer's on ``render.local``, a provider's submission on ``render.remote``."""
-    from .remote import is_remote
-    from .tasks import render_segment, submit_segment
-
     local, remote = [], []
     for segment in segments:
         (remote if is_remote(segment.backend) else local).append(segment.pk)
-    transaction.on_commit(
-        lambda: (
-            [render_segment.delay(pk) for pk in local] + [submit_segment.delay(pk) for pk in remote]
-        )
-    )
+    dispatch.render_segments(local)
+    dispatch.submit_segments(remote)
 
 
 def segment_render(*, segment: Segment) -> Segment:
@@ -255,7 +250,9 @@ def segment_render(*, segment: Segment) -> Segment:
     started = time.perf_counter()
     try:
         backend = backend_for(segment.backend)
-        job = RenderJob(plan=plan, profile=profile, assets=_assets_for(segment), seed=segment.seed)
+        job = RenderJob(
+            plan=plan, profile=profile, assets=segment_assets(segment), seed=segment.seed
+        )
         with tempfile.TemporaryDirectory(prefix="scenecart-segment-") as workdir:
             out_path = Path(workdir) / f"{segment.key}.mp4"
             seconds = profile.frames_for(plan.seconds) / profile.fps
@@ -319,13 +316,13 @@ def segment_followups(*, segment: Segment) -> None:
     Runs whether or not this task did the render, which closes the race with a request that
     added a video while the segment was being rendered.
     """
-    from .tasks import assemble_video
-
     if segment.status != Segment.Status.READY:
         return
-    for video in videos_waiting_for(segment=segment):
-        if not video.parts.exclude(segment__status=Segment.Status.READY).exists():
-            assemble_video.delay(video.pk)
+    dispatch.assemble_videos(
+        video.pk
+        for video in videos_waiting_for(segment=segment)
+        if not video.parts.exclude(segment__status=Segment.Status.READY).exists()
+    )
 
 
 def _video_backend(specs: list[SegmentSpec]) -> str:
@@ -411,9 +408,7 @@ def video_request(
         if pending:
             segment_enqueue(pending)
         elif not to_render and video.status != Video.Status.READY:
-            from .tasks import assemble_video
-
-            transaction.on_commit(lambda: assemble_video.delay(video.pk))
+            dispatch.assemble_videos([video.pk])
     return VideoRequest(video=video, segments=segments, to_render=to_render)
 
 
@@ -560,8 +555,6 @@ def video_request_once(*, product_id: int, bucket: str, aspect: str) -> bool:
     planning; the others find the row and queue nothing. Planning (``video_plan``) runs in a
     worker, never in the shopper's request.
     """
-    from .tasks import plan_video
-
     with transaction.atomic():
         video, created = Video.objects.get_or_create(
             product_id=product_id,
@@ -580,7 +573,7 @@ def video_request_once(*, product_id: int, bucket: str, aspect: str) -> bool:
                 ).update(updated_at=timezone.now())
             )
         if created:
-            transaction.on_commit(lambda: plan_video.delay(video.pk))
+            dispatch.plan_video(video.pk)
     _video_changed(video)
     return created
 
@@ -609,8 +602,6 @@ def video_plan(*, video: Video) -> Video:
 def _music_bed(*, video: Video, seconds: float, workdir: Path) -> Path:
     """The video's audio bed, encoded once per (music, aesthetic, length) and kept in storage:
     the merchant's own music fitted to the length, else Scenecart's bed for the aesthetic."""
-    from .audio import bed_for
-
     kit = BrandKit.objects.filter(merchant_id=video.product.merchant_id).first()
     millis = round(seconds * 1000)
     if kit is not None and kit.music and kit.music_hash:
@@ -652,8 +643,6 @@ def _product_inputs(
     """Content hashes of what product segments are drawn from: the product's cutout (made now
     if the upload task has not got to it yet, so keys never change under a finished render)
     and the caption font."""
-    from catalog.services import product_image_cutout
-
     image = product.images.order_by("position", "id").first()
     if image is not None and not image.cutout_kind:
         if not make_cutout:
@@ -673,10 +662,8 @@ def _brand_inputs(*, brand_kit: BrandKit | None) -> dict[str, str]:
     }
 
 
-def _assets_for(segment: Segment) -> RenderAssets:
+def segment_assets(segment: Segment) -> RenderAssets:
     """Load the input files named by the segment's input hashes."""
-    from catalog.models import ProductImage
-
     hashes: dict[str, Any] = segment.inputs
     kit = BrandKit.objects.filter(merchant_id=segment.merchant_id).first()
     image_bytes = None

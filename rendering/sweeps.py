@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from . import dispatch
 from .models import Segment, Video
 from .remote import segments_resume
 from .services import segment_enqueue
@@ -61,11 +62,7 @@ def stale_work_requeue(*, now: datetime | None = None) -> SweepResult:
         .filter(open_parts=0)
     )
     videos = list(waiting.values_list("pk", flat=True))
-    if videos:
-        from .tasks import assemble_video
-
-        for pk in videos:
-            assemble_video.delay(pk)
+    dispatch.assemble_videos(videos)
     if segments or polls or videos:
         logger.warning(
             "Re-queued %d stale segment(s), %d lost poll(s), %d video(s) to assemble",

@@ -1,13 +1,18 @@
 """Celery tasks: thin, id-taking, idempotent. The work is in ``rendering.services``."""
 
 import random
+from datetime import timedelta
 
 from celery import Task, shared_task
+from django.conf import settings
 
 from catalog.models import Merchant
 
-from . import bulk, publication, remote, services
+from . import bulk, dispatch, publication, remote, services
+from .backends import is_remote
+from .housekeeping import housekeeping_sweep
 from .models import BulkJob, Segment, Video
+from .sweeps import stale_work_requeue
 
 # Storage that refuses writes is retried for about 10 minutes before the segment fails.
 STORAGE_RETRIES = 6
@@ -18,9 +23,9 @@ def render_segment(self: Task, segment_id: int) -> None:
     segment = Segment.objects.filter(pk=segment_id).first()
     if segment is None:
         return
-    if remote.is_remote(segment.backend):
+    if is_remote(segment.backend):
         # Queued before its backend became a provider (or by hand): submit, don't render.
-        submit_segment.delay(segment.pk)
+        dispatch.submit_segments([segment.pk])
         return
     try:
         segment = services.segment_render(segment=segment)
@@ -58,8 +63,6 @@ def poll_segment(segment_id: int) -> None:
 def requeue_stale_work() -> None:
     """Periodic: work whose message was lost (a killed worker, a restarted broker) is queued
     again; see rendering.sweeps."""
-    from .sweeps import stale_work_requeue
-
     stale_work_requeue()
 
 
@@ -102,12 +105,5 @@ def submit_bulk_job(job_id: int) -> None:
 
 @shared_task(name="rendering.housekeeping_sweep")
 def housekeeping_sweep_task() -> None:
-    # Periodic (CELERY_BEAT_SCHEDULE), routed to the default queue. Imports are local so this
-    # task could be appended without touching the module's header.
-    from datetime import timedelta
-
-    from django.conf import settings
-
-    from .housekeeping import housekeeping_sweep
-
+    # Periodic (CELERY_BEAT_SCHEDULE), routed to the default queue.
     housekeeping_sweep(grace=timedelta(hours=settings.SCENECART_HOUSEKEEPING_GRACE_HOURS))

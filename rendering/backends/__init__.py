@@ -26,6 +26,12 @@ def aliases() -> list[str]:
     return list(settings.SCENECART_BACKENDS)
 
 
+def is_remote(alias: str) -> bool:
+    """Whether the alias's backend is a provider that works asynchronously (submit, then
+    poll) rather than rendering in the worker."""
+    return not getattr(type(backend_for(alias)), "synchronous", True)
+
+
 def backend_for(alias: str | None = None, *, api_key: str | None = None) -> RenderBackend:
     """The backend configured under ``alias`` (the default backend if None); with
     ``api_key``, the same backend on a merchant's own key (rendering.routing)."""

@@ -22,13 +22,12 @@ from personalization.content_policy import (
     content_check,
     content_policy_update,
     licensed_assets_only,
-    maintained_list,
-    parse_terms,
     policy_check_plans,
 )
 from personalization.context import ShopperContext
 from personalization.models import ContentPolicy
 from personalization.plans import ScenePlan, scene_plans_for
+from personalization.terms import maintained_list, parse_terms
 from tests.factories import make_merchant, make_product
 
 pytestmark = pytest.mark.django_db

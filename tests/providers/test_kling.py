@@ -1,17 +1,23 @@
 """The Kling adapter against a local server speaking Kling's protocol, over real HTTP."""
 
+import base64
+import hashlib
+import hmac
+import json
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import requests
 
 from catalog.models import Merchant, Product
 from personalization.context import ShopperContext
 from personalization.plans import scene_plans_for
 from rendering.backends.base import RenderAssets, RenderJob
 from rendering.backends.remote.base import ProviderFailure, Submitted
-from rendering.backends.remote.kling import KlingBackend
+from rendering.backends.remote.kling import KlingBackend, kling_token
 from rendering.media import probe
 from rendering.profiles import OutputProfile
 from tests.factories import photo_bytes
@@ -123,7 +129,11 @@ def test_moderation_refusal_is_final_with_the_providers_reason(kling: FakeKling)
 
 def test_a_wrong_secret_is_an_auth_failure_not_retried(kling: FakeKling) -> None:
     adapter = KlingBackend(
-        alias="kling", api_key=f"{ACCESS_KEY}:wrong", base_url=kling.url, retries=3, backoff=0.01
+        alias="kling",
+        api_key=f"{ACCESS_KEY}:sk-wrong-secret-key-0123456789abc",
+        base_url=kling.url,
+        retries=3,
+        backoff=0.01,
     )
     with pytest.raises(ProviderFailure) as failure:
         adapter.submit(job())
@@ -151,3 +161,37 @@ def test_the_webhook_body_is_read_like_a_poll(kling: FakeKling) -> None:
     task = kling.jobs[submitted.job_id]
     job_id, status = adapter.webhook(kling.callback_body(task, "succeed"), {})
     assert job_id == submitted.job_id and status.state == "succeeded"
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def test_the_token_carries_the_claims_kling_documents(kling: FakeKling) -> None:
+    """Read without PyJWT (the adapter and the fake server both use it): the header, the
+    claims and the HS256 signature Kling documents."""
+    before = int(time.time())
+    backend(kling).submit(job(image=False))
+    after = int(time.time())
+    scheme, _, token = kling.requests[-1].headers["authorization"].partition(" ")
+    assert scheme == "Bearer"
+    head, payload, signature = token.split(".")
+    assert json.loads(_unb64(head)) == {"alg": "HS256", "typ": "JWT"}
+    claims = json.loads(_unb64(payload))
+    assert set(claims) == {"iss", "exp", "nbf"} and claims["iss"] == ACCESS_KEY
+    # Valid from 5 s before it was made, for 30 minutes.
+    assert before - 5 <= claims["nbf"] <= after - 5
+    assert claims["exp"] - claims["nbf"] == 1800 + 5
+    expected = hmac.new(SECRET_KEY.encode(), f"{head}.{payload}".encode(), hashlib.sha256)
+    assert hmac.compare_digest(_unb64(signature), expected.digest())
+
+
+def test_an_expired_token_is_an_auth_failure_with_kling_s_code(kling: FakeKling) -> None:
+    stale = kling_token(ACCESS_KEY, SECRET_KEY, now=time.time() - 2 * 1800)
+    response = requests.get(
+        f"{kling.url}/v1/videos/image2video/any",
+        headers={"Authorization": f"Bearer {stale}"},
+        timeout=5,
+    )
+    failure = backend(kling).classify(response, response.json())
+    assert failure is not None and failure.kind == "auth" and failure.code == "1004"

@@ -274,6 +274,26 @@ def test_webhook_signatures_are_verified(replicate: FakeReplicate) -> None:
     assert not adapter.verify_webhook(raw, {"webhook-id": headers["webhook-id"]})
 
 
+def test_a_delivery_from_the_future_or_malformed_is_refused(replicate: FakeReplicate) -> None:
+    adapter = backend(replicate, webhook_secret=WEBHOOK_SECRET)
+    body = {"id": "r8-1", "status": "succeeded", "output": "https://example.com/v.mp4"}
+    ahead_raw, ahead = replicate.signed_delivery(body, timestamp=int(time.time()) + 6 * 60)
+    assert not adapter.verify_webhook(ahead_raw, ahead)
+    raw, headers = replicate.signed_delivery(body)
+    assert not adapter.verify_webhook(raw, {**headers, "webhook-timestamp": "soon"})
+    assert not adapter.verify_webhook(raw, {**headers, "webhook-signature": "v1"})
+    assert not adapter.verify_webhook(raw, {**headers, "webhook-signature": "v1,not base64!"})
+    # Only v1 (HMAC) signatures count: a v1a (asymmetric) one with the same bytes does not.
+    v1a = headers["webhook-signature"].replace("v1,", "v1a,")
+    assert not adapter.verify_webhook(raw, {**headers, "webhook-signature": v1a})
+    assert not adapter.verify_webhook(b"\xff" + raw, headers)
+
+
+def test_a_secret_that_is_not_base64_is_refused_when_configured() -> None:
+    with pytest.raises(ValueError, match="whsec_"):
+        ReplicateBackend(alias="replicate", webhook_secret="whsec_not base64!")
+
+
 def test_without_a_secret_webhooks_pass_and_that_is_logged_once(
     replicate: FakeReplicate, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -109,13 +109,14 @@ def test_policy_and_status_changes_queue_the_sync_on_commit(
     with django_capture_on_commit_callbacks() as callbacks:
         bucket_policy_update(merchant=jacket.merchant, require_approval=True)
         product_update(product=jacket, status="draft")
-    queued = [(cb.args, cb.keywords) for cb in callbacks if hasattr(cb, "keywords")]
+    queued = [
+        (cb.args[0], cb.keywords["args"], cb.keywords["kwargs"])
+        for cb in callbacks
+        if hasattr(cb, "keywords")
+    ]
     assert queued == [
-        (("rendering.sync_publication",), {"args": (jacket.merchant_id,), "kwargs": {}}),
-        (
-            ("rendering.sync_publication",),
-            {"args": (jacket.merchant_id,), "kwargs": {"product_ids": [jacket.pk]}},
-        ),
+        ("rendering.sync_publication", (jacket.merchant_id,), {}),
+        ("rendering.sync_publication", (jacket.merchant_id,), {"product_ids": [jacket.pk]}),
     ]
     # The name is a task the workers know.
     assert "rendering.sync_publication" in celery_app.tasks

@@ -36,7 +36,11 @@ def kling(provider_mp4: bytes, settings: Settings) -> Iterator[FakeKling]:
             **settings.SCENECART_BACKENDS,
             "kling": {
                 "BACKEND": KLING,
-                "OPTIONS": {"api_key": "installation:wrong", "base_url": server.url, "retries": 1},
+                "OPTIONS": {
+                    "api_key": "installation:wrong-secret-of-32-characters",
+                    "base_url": server.url,
+                    "retries": 1,
+                },
             },
             "studio": {"BACKEND": "rendering.backends.local.LocalBackend"},
         }
@@ -237,7 +241,7 @@ def test_keys_are_never_logged(kling: FakeKling, caplog: pytest.LogCaptureFixtur
         remote.segment_submit(segment=video.parts.get(segment__kind="scene").segment)
     assert kling.created == 1
     assert "retry 1" in caplog.text
-    for secret in (SECRET_KEY, "installation:wrong", "Bearer "):
+    for secret in (SECRET_KEY, "installation:wrong-secret-of-32-characters", "Bearer "):
         assert secret not in caplog.text
 
 
