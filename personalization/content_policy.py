@@ -14,13 +14,7 @@ only" mode has no text-to-video at all: a product without an image of its own is
 the rendering core reads ``licensed_assets_only`` to keep every remote backend on
 image-to-video.
 
-Matching works on folded text (NFKC, zero-width and bidi controls dropped, Latin accents
-dropped, casefolded): whole words and phrases only, with or without separators between the
-words of a term ("Spider Man", "spider-man", "SpiderMan"), an optional plural or possessive
-"s", and light leetspeak ("P1kachu", "$pider-Man"). Words that are ordinary English as well as
-marks ("apple", "jordan", "marvel") are listed as ambiguous and only match in the phrases
-listed with them ("Apple Watch", "Air Jordan", "Marvel Comics"). The list compiles to one regular
-expression, once per process; a merchant's own terms to one more, cached per term list.
+Finding a term in a text, in any spelling, is ``personalization.terms``'s job.
 
 Pure: no HTTP, no files but the list; the only queries are the merchant's policy row, the
 product's images and the brand kit.
