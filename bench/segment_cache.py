@@ -109,8 +109,8 @@ def reuse_at_scale(products: int) -> None:
         )
         subprocess.run([*manage, "shell", "-c", script], env=env, check=True, capture_output=True)
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "scenecart", "worker", "-Q",
-             "default,render.local,render.remote,assemble", "-c", "2", "-l", "WARNING"],
+            [sys.executable, "-m", "celery", "-A", "scenecart", "worker", "-c", "2",
+             "-l", "WARNING"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:

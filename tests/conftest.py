@@ -29,7 +29,7 @@ from scenecart.settings import test as test_settings
 pytest_plugins = ["tests.open_meteo", "tests.providers.fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKER_QUEUES = "default,render.local,render.remote,assemble"
+WORKER_QUEUES = ",".join(test_settings.SCENECART_WORKER_QUEUES)
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 

@@ -7,8 +7,10 @@ database, broker or bucket is contacted; only the resulting settings are inspect
 
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -127,10 +129,37 @@ def test_s3_storage_uses_the_bucket_and_endpoint_from_the_environment() -> None:
     assert found["storage_options"]["endpoint_url"] == "http://127.0.0.1:9000"
 
 
+def check_of(**variables: str) -> subprocess.CompletedProcess[str]:
+    """``manage.py check`` (the system checks every command runs) under these variables."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in CLEARED and not key.startswith("AWS_")
+    }
+    env.update(variables, DJANGO_SETTINGS_MODULE="scenecart.settings.dev")
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_a_clean_environment_passes_the_checks() -> None:
+    result = check_of()
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
 def test_an_unknown_storage_is_refused_by_name() -> None:
-    error = error_of("scenecart.settings.dev", SCENECART_STORAGE="ftp")
-    assert error.startswith("django.core.exceptions.ImproperlyConfigured:")
-    assert "SCENECART_STORAGE='ftp'" in error
+    result = check_of(SCENECART_STORAGE="ftp")
+    assert result.returncode != 0
+    assert "scenecart.E001" in result.stderr
+    assert "SCENECART_STORAGE='ftp' is not supported" in result.stderr
+
+
+def test_s3_without_a_bucket_is_refused_by_name() -> None:
+    result = check_of(SCENECART_STORAGE="s3")
+    assert result.returncode != 0
+    assert "AWS_STORAGE_BUCKET_NAME" in result.stderr
 
 
 def test_a_providers_key_in_the_environment_configures_its_backend() -> None:
@@ -150,5 +179,50 @@ def test_a_providers_key_in_the_environment_configures_its_backend() -> None:
 
 
 def test_a_bad_price_is_refused_by_name() -> None:
-    message = error_of("scenecart.settings.dev", SCENECART_PRICES='{"kling": "cheap"}')
-    assert "SCENECART_PRICES['kling'] is 'cheap'" in message
+    for price in ('"cheap"', '"-0.10"'):
+        result = check_of(SCENECART_PRICES=f'{{"kling": {price}}}')
+        assert result.returncode != 0
+        assert f"SCENECART_PRICES['kling'] is {price.strip(chr(34))!r}" in result.stderr
+
+
+def test_a_worker_with_a_bad_setting_stops_before_taking_work() -> None:
+    env = {key: value for key, value in os.environ.items() if key not in CLEARED}
+    env.update(SCENECART_VOICE_PROVIDER="sonos", DJANGO_SETTINGS_MODULE="scenecart.settings.dev")
+    result = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "scenecart", "worker", "--pool", "solo", "-l", "ERROR"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "SCENECART_VOICE_PROVIDER='sonos' is not supported" in result.stderr + result.stdout
+
+
+def test_a_worker_started_by_hand_runs_on_the_dev_settings_and_takes_every_queue(
+    tmp_path: Path,
+) -> None:
+    """`celery -A scenecart worker`, as a newcomer types it: no settings module, no -Q."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in CLEARED and k != "DJANGO_SETTINGS_MODULE"
+    }
+    env["SCENECART_VAR_DIR"] = str(tmp_path)
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "scenecart", "worker", "--pool", "solo", "-l", "INFO"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while "ready." not in log.read_text() and worker.poll() is None:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+    banner = log.read_text()
+    assert "ready." in banner, banner
+    for queue in ("default", "render.local", "render.remote", "assemble"):
+        # Its own exchange and key: a message for one queue is not copied into the others.
+        assert re.search(
+            rf"\.> {re.escape(queue)} +exchange={re.escape(queue)}\(direct\) key={re.escape(queue)}",
+            banner,
+        ), banner

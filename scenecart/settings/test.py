@@ -13,7 +13,8 @@ import tempfile
 from pathlib import Path
 
 from .base import *  # noqa: F403
-from .base import CACHES, CELERY_BROKER_URL, DATABASES, broker_transport_options, env
+from .base import CACHES, CELERY_BROKER_URL, DATABASES, env
+from .celery import broker_transport_options
 
 TEST_RUN_DIR = Path(
     os.environ.setdefault("SCENECART_TEST_RUN_DIR", tempfile.mkdtemp(prefix="scenecart-test-"))

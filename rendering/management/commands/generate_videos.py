@@ -23,10 +23,7 @@ from rendering.models import BulkJob, Segment, Video
 from rendering.profiles import UnknownAspect
 from rendering.selectors import BulkProgress, bulk_progress
 
-WORKER_ADVICE = (
-    "Is a worker running? Start one with: celery -A scenecart worker "
-    "-Q default,render.local,render.remote,assemble"
-)
+WORKER_ADVICE = "Is a worker running? Start one with: celery -A scenecart worker"
 
 
 class Command(BaseCommand):
