@@ -56,9 +56,9 @@ def scene_job(context: str, aspect: str, seconds: float, sku: str = "RAIN-JKT-01
     from catalog.models import BrandKit, Product
     from personalization.context import ShopperContext
     from personalization.plans import scene_plan
-    from rendering.backends import RenderJob
     from rendering.profiles import profile_for
     from rendering.services import Segment, segment_assets, segment_specs
+    from videokit.job import RenderJob
 
     product = Product.objects.get(merchant__slug="demo", sku=sku)
     kit = BrandKit.objects.get(merchant=product.merchant)
@@ -96,7 +96,7 @@ def time_render(job) -> tuple[float, float, float]:  # type: ignore[no-untyped-d
 
 def time_testsrc(profile, seconds: float) -> float:  # type: ignore[no-untyped-def]
     from rendering.backends import backend_for
-    from rendering.media import encoder_args, ffmpeg_exe
+    from videokit.media import encoder_args, ffmpeg_exe
 
     options = backend_for("local").option_fingerprint()
     args = encoder_args(profile, preset=options["preset"], crf=options["crf"])

@@ -36,8 +36,8 @@ def main() -> None:
     django.setup()
 
     from rendering.backends import backend_for
-    from rendering.media import encoder_args, ffmpeg_exe, probe
     from rendering.profiles import profile_for
+    from videokit.media import encoder_args, ffmpeg_exe, probe
 
     profile = profile_for(args.aspect)
     backend = backend_for("local")

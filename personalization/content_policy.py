@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalog.models import BrandKit, Merchant, Product, ProductImageSource
+from videokit.plan import ScenePlan
 
 from .models import ContentPolicy
-from .plans import ScenePlan
 from .terms import Found, maintained_matcher, own_matcher, term_key, term_lines
 
 

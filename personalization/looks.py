@@ -2,12 +2,10 @@
 plan (``personalization.plans``) and a script writer (``personalization.scripts``) read."""
 
 from dataclasses import dataclass
-from typing import Literal
 
 from catalog.models import Product
 from catalog.vocabulary import Climate
-
-WeatherKind = Literal["none", "rain", "snow", "sun", "haze", "heat"]
+from videokit.plan import WeatherKind
 
 
 @dataclass(frozen=True, slots=True)

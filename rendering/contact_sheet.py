@@ -29,11 +29,13 @@ from PIL import Image, ImageDraw, ImageFont
 from catalog.models import BrandKit, Product
 from catalog.vocabulary import Aesthetic, Climate
 from personalization.context import ShopperContext
-from personalization.plans import ScenePlan, scene_plans_for
+from personalization.plans import scene_plans_for
+from videokit.compositor.painters import fit_text
+from videokit.job import OutputProfile, RenderAssets, RenderJob
+from videokit.plan import ScenePlan
 
-from .backends import RenderAssets, RenderJob, backend_for
-from .backends.local.painters import fit_text
-from .profiles import OutputProfile, profile_for
+from .backends import backend_for
+from .profiles import profile_for
 from .services import segment_specs, stored_bytes
 
 logger = logging.getLogger(__name__)

@@ -4,36 +4,13 @@ Identical stream parameters per profile are what let assembly concatenate segmen
 ``-c copy`` instead of re-encoding them.
 """
 
-from dataclasses import asdict, dataclass
-from typing import Any
-
 from django.conf import settings
+
+from videokit.job import OutputProfile
 
 
 class UnknownAspect(ValueError):
     pass
-
-
-@dataclass(frozen=True, slots=True)
-class OutputProfile:
-    aspect: str
-    width: int
-    height: int
-    fps: int = 30
-    codec: str = "h264"
-    pix_fmt: str = "yuv420p"
-    # A fixed timescale keeps every segment's timebase identical for stream-copy concat.
-    timescale: int = 15360
-
-    @property
-    def name(self) -> str:
-        return f"{self.codec}-{self.width}x{self.height}-{self.fps}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def frames_for(self, seconds: float) -> int:
-        return max(1, round(seconds * self.fps))
 
 
 def profiles() -> dict[str, OutputProfile]:

@@ -34,14 +34,13 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from personalization.plans import ScenePlan
+from providers.remote import JobStatus, ProviderFailure, RemoteBackend, Submitted
+from videokit.job import OutputProfile, RenderError, RenderJob
+from videokit.media import normalize, verify
+from videokit.plan import ScenePlan
 
 from . import dispatch
-from .backends import RenderError, RenderJob
-from .backends.remote.base import JobStatus, ProviderFailure, RemoteBackend, Submitted
-from .media import normalize, verify
 from .models import Segment, Video, VideoSegment
-from .profiles import OutputProfile
 from .routing import fallback_chain, merchant_backend
 from .selectors import merchant_spend_this_month, videos_waiting_for
 from .services import (

@@ -12,8 +12,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from personalization.context import ContextError, ShopperContext
+from providers.base import RenderBackend
 
-from .backends import RenderBackend, backend_for
+from .backends import backend_for
 from .models import ProviderKey, RenderRouting
 from .secrets import decrypt, encrypt
 

@@ -37,15 +37,18 @@ from personalization.content_policy import (
     policy_check_plans,
 )
 from personalization.context import ShopperContext
-from personalization.plans import ScenePlan, scene_plans_for
+from personalization.plans import scene_plans_for
+from providers.base import RenderBackend
+from providers.prices import price_per_second
+from videokit.audio import bed_for
+from videokit.job import OutputProfile, RenderAssets, RenderJob
+from videokit.media import MediaError, concat_copy, normalize, poster_jpeg, verify
+from videokit.plan import ScenePlan
 
 from . import dispatch
-from .audio import bed_for
-from .backends import RenderAssets, RenderBackend, RenderJob, backend_for, is_remote
-from .backends.remote.prices import price_per_second
-from .media import MediaError, concat_copy, normalize, poster_jpeg, verify
+from .backends import backend_for, is_remote
 from .models import Segment, Video, VideoSegment
-from .profiles import OutputProfile, profile_for
+from .profiles import profile_for
 from .provenance import sign_video
 from .publication import publication_on_ready, published_name, video_publication_sync
 from .routing import merchant_backend, routing_for
@@ -54,7 +57,7 @@ from .voice import voice_bed
 
 logger = logging.getLogger(__name__)
 
-# Bump when rendering.audio makes different beds, so cached beds are not reused.
+# Bump when videokit.audio makes different beds, so cached beds are not reused.
 AUDIO_BED_VERSION = 1
 
 
@@ -175,7 +178,7 @@ def segment_specs(
 def segment_price(*, backend: RenderBackend, plan: ScenePlan, profile: OutputProfile) -> Decimal:
     """What rendering this segment costs in USD: per second of the clip the provider makes,
     from the operator's price table (SCENECART_PRICES, by alias or ``provider:model``), else
-    the provider's list price (rendering.backends.remote.prices), else the backend's own
+    the provider's list price (providers.prices), else the backend's own
     estimate (the built-in renderer is free)."""
     per_second = price_per_second(
         alias=backend.alias,

@@ -49,9 +49,10 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
-from .audio import write_bed
-from .backends.remote.base import FailureKind, ProviderFailure, retry_after_seconds
-from .media import MediaError
+from providers.remote import FailureKind, ProviderFailure, retry_after_seconds
+from videokit.audio import write_bed
+from videokit.media import MediaError
+
 from .models import Video
 
 logger = logging.getLogger(__name__)

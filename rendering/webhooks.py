@@ -14,8 +14,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from providers.remote import RemoteBackend
+
 from .backends import backend_for
-from .backends.remote.base import RemoteBackend
 from .remote import segment_from_webhook, segment_poke
 
 logger = logging.getLogger(__name__)

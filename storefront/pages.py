@@ -27,9 +27,10 @@ from personalization.context import GENERIC_BUCKET
 from personalization.models import BucketPolicy
 from personalization.tokens import shopper_token_issue
 from rendering.models import Video
-from rendering.profiles import OutputProfile, UnknownAspect, profile_for
+from rendering.profiles import UnknownAspect, profile_for
 from rendering.publication import video_is_published
 from rendering.selectors import video_for_bucket
+from videokit.job import OutputProfile
 
 from .presenters import price_label
 

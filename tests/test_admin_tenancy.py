@@ -259,7 +259,7 @@ def built(
             SCENECART_BACKENDS={
                 **django_settings.SCENECART_BACKENDS,
                 "kling": {
-                    "BACKEND": "rendering.backends.remote.kling.KlingBackend",
+                    "BACKEND": "providers.kling.KlingBackend",
                     "OPTIONS": {"api_key": "unused:unused", "base_url": "http://127.0.0.1:9"},
                 },
             },

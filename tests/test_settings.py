@@ -171,7 +171,7 @@ def test_a_providers_key_in_the_environment_configures_its_backend() -> None:
         SCENECART_FALLBACKS='{"kling": ["local"]}',
     )
     kling = found["backends"]["kling"]
-    assert kling["BACKEND"] == "rendering.backends.remote.kling.KlingBackend"
+    assert kling["BACKEND"] == "providers.kling.KlingBackend"
     assert kling["OPTIONS"] == {"api_key": "ak-1:sk-1", "model": "kling-v2-5-turbo"}
     assert found["fallbacks"] == {"kling": ["local"]}
     # Half a key configures nothing.

@@ -14,7 +14,7 @@ SCENECART_HOUSE_ENCODER = {
 # Render backends, configured like STORAGES: alias -> dotted class path and its options.
 SCENECART_BACKENDS = {
     "local": {
-        "BACKEND": "rendering.backends.local.LocalBackend",
+        "BACKEND": "providers.local.LocalBackend",
         "OPTIONS": dict(SCENECART_HOUSE_ENCODER),
     },
 }
@@ -23,17 +23,17 @@ SCENECART_BACKENDS = {
 # SCENECART_<ALIAS>_MODEL override the endpoint and the model.
 PROVIDER_BACKENDS = {
     "kling": (
-        "rendering.backends.remote.kling.KlingBackend",
+        "providers.kling.KlingBackend",
         ("KLING_ACCESS_KEY", "KLING_SECRET_KEY"),
     ),
-    "seedance": ("rendering.backends.remote.seedance.SeedanceBackend", ("ARK_API_KEY",)),
-    "minimax": ("rendering.backends.remote.minimax.MiniMaxBackend", ("MINIMAX_API_KEY",)),
-    "runway": ("rendering.backends.remote.runway.RunwayBackend", ("RUNWAYML_API_SECRET",)),
-    "veo": ("rendering.backends.remote.veo.VeoBackend", ("GEMINI_API_KEY",)),
-    "replicate": ("rendering.backends.remote.replicate.ReplicateBackend", ("REPLICATE_API_TOKEN",)),
-    "fal": ("rendering.backends.remote.fal.FalBackend", ("FAL_KEY",)),
-    "luma": ("rendering.backends.remote.luma.LumaBackend", ("LUMAAI_API_KEY",)),
-    "sora": ("rendering.backends.remote.openai_videos.OpenAIVideosBackend", ("OPENAI_API_KEY",)),
+    "seedance": ("providers.seedance.SeedanceBackend", ("ARK_API_KEY",)),
+    "minimax": ("providers.minimax.MiniMaxBackend", ("MINIMAX_API_KEY",)),
+    "runway": ("providers.runway.RunwayBackend", ("RUNWAYML_API_SECRET",)),
+    "veo": ("providers.veo.VeoBackend", ("GEMINI_API_KEY",)),
+    "replicate": ("providers.replicate.ReplicateBackend", ("REPLICATE_API_TOKEN",)),
+    "fal": ("providers.fal.FalBackend", ("FAL_KEY",)),
+    "luma": ("providers.luma.LumaBackend", ("LUMAAI_API_KEY",)),
+    "sora": ("providers.openai_videos.OpenAIVideosBackend", ("OPENAI_API_KEY",)),
 }
 for _alias, (_path, _keys) in PROVIDER_BACKENDS.items():
     _values = [env.str(name, default="") for name in _keys]
@@ -46,7 +46,7 @@ for _alias, (_path, _keys) in PROVIDER_BACKENDS.items():
             _options[_option] = _value
     SCENECART_BACKENDS[_alias] = {"BACKEND": _path, "OPTIONS": _options}
 # More aliases, or other options, as JSON in the same shape, e.g. a second Replicate model:
-# {"wan": {"BACKEND": "rendering.backends.remote.replicate.ReplicateBackend",
+# {"wan": {"BACKEND": "providers.replicate.ReplicateBackend",
 #          "OPTIONS": {"api_key": "…", "model": "wan-video/wan-2.2-i2v-fast"}}}
 SCENECART_BACKENDS.update(env.json("SCENECART_EXTRA_BACKENDS", default={}))
 SCENECART_DEFAULT_BACKEND = env.str("SCENECART_DEFAULT_BACKEND", default="local")

@@ -2,8 +2,9 @@ import pytest
 
 from catalog.services import brand_kit_update
 from personalization.context import ShopperContext
-from personalization.plans import ScenePlan, scene_plans_for
+from personalization.plans import scene_plans_for
 from tests.factories import make_merchant, make_product
+from videokit.plan import ScenePlan
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from catalog.models import BrandKit, Merchant, Product
 from personalization.context import ShopperContext
-from personalization.plans import ScenePlan, scene_plans_for
+from personalization.plans import scene_plans_for
 from personalization.scripts import (
     SYSTEM_PROMPT,
     ChatScriptWriter,
@@ -35,6 +35,7 @@ from rendering.profiles import profile_for
 from rendering.services import segment_key
 from tests.providers.fake_llm import API_KEY, FakeLLM
 from tests.providers.fixtures import serve
+from videokit.plan import ScenePlan
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 # scene_plans_for's output before script writers existed, for the cases of ``golden_cases``.

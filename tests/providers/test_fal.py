@@ -14,12 +14,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from catalog.models import Merchant, Product
 from personalization.context import ShopperContext
 from personalization.plans import scene_plans_for
-from rendering.backends.base import RenderAssets, RenderJob
-from rendering.backends.remote.base import JobStatus, ProviderFailure, Submitted
-from rendering.backends.remote.fal import FalBackend
-from rendering.media import probe
-from rendering.profiles import OutputProfile
+from providers.fal import FalBackend
+from providers.remote import JobStatus, ProviderFailure, Submitted
 from tests.factories import photo_bytes
+from videokit.job import OutputProfile, RenderAssets, RenderJob
+from videokit.media import probe
 
 from .conftest import serve
 from .fake_fal import FAL_KEY, FakeFal
@@ -271,7 +270,7 @@ def test_without_keys_webhooks_pass_and_that_is_logged_once(
     fal: FakeFal, caplog: pytest.LogCaptureFixture
 ) -> None:
     adapter = backend(fal)
-    with caplog.at_level(logging.WARNING, logger="rendering.backends.remote.fal"):
+    with caplog.at_level(logging.WARNING, logger="providers.fal"):
         assert adapter.verify_webhook(b"{}", {})
         assert adapter.verify_webhook(b"{}", {})
     assert len([r for r in caplog.records if "not verified" in r.getMessage()]) == 1

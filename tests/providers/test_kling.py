@@ -15,12 +15,11 @@ import requests
 from catalog.models import Merchant, Product
 from personalization.context import ShopperContext
 from personalization.plans import scene_plans_for
-from rendering.backends.base import RenderAssets, RenderJob
-from rendering.backends.remote.base import ProviderFailure, Submitted
-from rendering.backends.remote.kling import KlingBackend, kling_token
-from rendering.media import probe
-from rendering.profiles import OutputProfile
+from providers.kling import KlingBackend, kling_token
+from providers.remote import ProviderFailure, Submitted
 from tests.factories import photo_bytes
+from videokit.job import OutputProfile, RenderAssets, RenderJob
+from videokit.media import probe
 
 from .conftest import serve
 from .fake_kling import ACCESS_KEY, SECRET_KEY, FakeKling

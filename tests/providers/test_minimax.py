@@ -12,12 +12,11 @@ from PIL import Image
 from catalog.models import Merchant, Product
 from personalization.context import ShopperContext
 from personalization.plans import scene_plans_for
-from rendering.backends.base import RenderAssets, RenderJob
-from rendering.backends.remote.base import JobStatus, ProviderFailure, Submitted
-from rendering.backends.remote.minimax import MiniMaxBackend
-from rendering.media import probe
-from rendering.profiles import OutputProfile
+from providers.minimax import MiniMaxBackend
+from providers.remote import JobStatus, ProviderFailure, Submitted
 from tests.factories import photo_bytes
+from videokit.job import OutputProfile, RenderAssets, RenderJob
+from videokit.media import probe
 
 from .conftest import serve
 from .fake_minimax import API_KEY, FakeMiniMax

@@ -13,12 +13,11 @@ import requests
 from catalog.models import Merchant, Product
 from personalization.context import ShopperContext
 from personalization.plans import scene_plans_for
-from rendering.backends.base import RenderAssets, RenderJob
-from rendering.backends.remote.base import JobStatus, ProviderFailure, Submitted
-from rendering.backends.remote.replicate import ReplicateBackend
-from rendering.media import probe
-from rendering.profiles import OutputProfile
+from providers.remote import JobStatus, ProviderFailure, Submitted
+from providers.replicate import ReplicateBackend
 from tests.factories import photo_bytes
+from videokit.job import OutputProfile, RenderAssets, RenderJob
+from videokit.media import probe
 
 from .conftest import serve
 from .fake_replicate import API_TOKEN, MINIMAX_VERSION, WEBHOOK_SECRET, FakeReplicate
@@ -298,7 +297,7 @@ def test_without_a_secret_webhooks_pass_and_that_is_logged_once(
     replicate: FakeReplicate, caplog: pytest.LogCaptureFixture
 ) -> None:
     adapter = backend(replicate)
-    with caplog.at_level(logging.WARNING, logger="rendering.backends.remote.replicate"):
+    with caplog.at_level(logging.WARNING, logger="providers.replicate"):
         assert adapter.verify_webhook(b"{}", {})
         assert adapter.verify_webhook(b"{}", {})
     assert len([r for r in caplog.records if "not verified" in r.getMessage()]) == 1

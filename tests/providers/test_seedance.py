@@ -13,12 +13,11 @@ from PIL import Image
 from catalog.models import Merchant, Product
 from personalization.context import ShopperContext
 from personalization.plans import scene_plans_for
-from rendering.backends.base import RenderAssets, RenderJob
-from rendering.backends.remote.base import JobStatus, ProviderFailure, Submitted
-from rendering.backends.remote.seedance import SeedanceBackend
-from rendering.media import probe
-from rendering.profiles import OutputProfile
+from providers.remote import JobStatus, ProviderFailure, Submitted
+from providers.seedance import SeedanceBackend
 from tests.factories import photo_bytes
+from videokit.job import OutputProfile, RenderAssets, RenderJob
+from videokit.media import probe
 
 from .conftest import serve
 from .fake_seedance import API_KEY, TASKS, FakeSeedance

@@ -8,8 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage
 
-from rendering.backends.base import RenderJob
-from rendering.backends.local import LocalBackend
+from providers.local import LocalBackend
+from videokit.job import RenderJob
 
 REFUSE_FLAG = ".refuse-writes"
 

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from catalog.vocabulary import Aesthetic
-from rendering.audio import AESTHETIC_STYLES, bed_for, fit_music, music_bed, write_bed
-from rendering.media import MediaError
+from videokit.audio import AESTHETIC_STYLES, bed_for, fit_music, music_bed, write_bed
+from videokit.media import MediaError
 
 from .helpers import is_faststart
 

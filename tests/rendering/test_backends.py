@@ -1,8 +1,8 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from providers.local import LocalBackend
 from rendering.backends import backend_for
-from rendering.backends.local import LocalBackend
 
 
 def test_default_backend_is_the_local_renderer() -> None:
@@ -15,7 +15,7 @@ def test_default_backend_is_the_local_renderer() -> None:
 def test_options_reach_the_backend(settings: pytest.FixtureRequest) -> None:
     settings.SCENECART_BACKENDS = {  # type: ignore[attr-defined]
         "fast": {
-            "BACKEND": "rendering.backends.local.LocalBackend",
+            "BACKEND": "providers.local.LocalBackend",
             "OPTIONS": {"preset": "ultrafast", "crf": 30},
         }
     }
@@ -29,14 +29,14 @@ def test_options_reach_the_backend(settings: pytest.FixtureRequest) -> None:
         (
             {
                 "local": {
-                    "BACKEND": "rendering.backends.local.LocalBackend",
+                    "BACKEND": "providers.local.LocalBackend",
                     "OPTIONS": {"gpu": True},
                 }
             },
             "gpu",
         ),
-        ({"local": {"BACKEND": "rendering.backends.nope.Nope"}}, "cannot be imported"),
-        ({"local": {"BACKEND": "rendering.backends.local.LocalBackend", "OPTINS": {}}}, "OPTINS"),
+        ({"local": {"BACKEND": "providers.nope.Nope"}}, "cannot be imported"),
+        ({"local": {"BACKEND": "providers.local.LocalBackend", "OPTINS": {}}}, "OPTINS"),
         ({}, "Unknown render backend 'local'"),
     ],
 )

@@ -34,7 +34,7 @@ def priced_studio(settings: Settings) -> str:
     settings.SCENECART_BACKENDS = {
         **settings.SCENECART_BACKENDS,
         "studio": {
-            "BACKEND": "rendering.backends.local.LocalBackend",
+            "BACKEND": "providers.local.LocalBackend",
             "OPTIONS": {"preset": "ultrafast", "crf": 30},
         },
     }

@@ -14,10 +14,10 @@ from django.core.management import call_command
 from catalog.models import Product, ProductImage
 from personalization.context import ShopperContext
 from rendering.bulk import bulk_job_create, bulk_job_retry
-from rendering.media import probe
 from rendering.models import BulkJob, Segment, Video
 from rendering.selectors import BulkProgress, bulk_progress
 from tests.factories import make_merchant, make_product
+from videokit.media import probe
 
 pytestmark = [pytest.mark.worker, pytest.mark.usefixtures("celery_worker")]
 

@@ -77,7 +77,7 @@ def test_licensed_assets_only_keeps_providers_on_image_to_video(settings: Settin
     settings.SCENECART_BACKENDS = {
         **settings.SCENECART_BACKENDS,
         "kling": {
-            "BACKEND": "rendering.backends.remote.kling.KlingBackend",
+            "BACKEND": "providers.kling.KlingBackend",
             "OPTIONS": {"api_key": "a:b", "base_url": "http://127.0.0.1:9"},
         },
     }

@@ -169,7 +169,7 @@ def test_storage_refusing_writes_retries_and_never_points_at_a_missing_file(
     [
         # ffmpeg refuses to run (here: a preset x264 does not have).
         (
-            {"BACKEND": "rendering.backends.local.LocalBackend", "OPTIONS": {"preset": "warp9"}},
+            {"BACKEND": "providers.local.LocalBackend", "OPTIONS": {"preset": "warp9"}},
             "ffmpeg",
         ),
         # ffmpeg "succeeds" but the file is cut short.

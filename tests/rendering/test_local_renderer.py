@@ -13,10 +13,10 @@ from catalog.models import Merchant, Product
 from catalog.vocabulary import Aesthetic, Climate, TimeOfDay
 from personalization.context import ShopperContext
 from personalization.plans import hero_plan, offer_plan, outro_plan, scene_plan
-from rendering.backends import RenderAssets, RenderJob, backend_for
-from rendering.backends.local.stage import SAFE, Stage
-from rendering.media import probe
-from rendering.profiles import OutputProfile
+from rendering.backends import backend_for
+from videokit.compositor.stage import SAFE, Stage
+from videokit.job import OutputProfile, RenderAssets, RenderJob
+from videokit.media import probe
 
 BRAND = ("#1D3557", "#F4A261")
 ORANGE = (0xE4, 0x57, 0x2E)

@@ -10,11 +10,11 @@ import pytest
 from django.core.files.storage import default_storage
 
 from personalization.context import ShopperContext
-from rendering.backends import RenderJob
-from rendering.media import ffmpeg_exe, probe
 from rendering.models import Segment, Video
 from rendering.services import segment_render, video_assemble, video_request
 from tests.factories import make_merchant, make_product
+from videokit.job import RenderJob
+from videokit.media import ffmpeg_exe, probe
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]
 

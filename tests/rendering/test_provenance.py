@@ -27,7 +27,6 @@ from pytest_django import Settings
 import rendering.provenance as provenance
 from catalog.models import Product
 from personalization.services import bucket_policy_update
-from rendering.media import verify
 from rendering.models import Segment, Video
 from rendering.profiles import profile_for
 from rendering.provenance import (
@@ -46,11 +45,12 @@ from rendering.provenance import (
 )
 from rendering.services import video_approve, video_reject
 from tests.factories import make_merchant, make_product, make_ready_video
+from videokit.media import verify
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]
 
 KLING = {
-    "BACKEND": "rendering.backends.remote.kling.KlingBackend",
+    "BACKEND": "providers.kling.KlingBackend",
     "OPTIONS": {"api_key": "a:b", "base_url": "http://127.0.0.1:9"},
 }
 

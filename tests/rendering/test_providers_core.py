@@ -18,7 +18,6 @@ from pytest_django import Settings
 
 from personalization.context import ShopperContext
 from rendering import remote
-from rendering.media import probe
 from rendering.models import Segment, Video
 from rendering.routing import merchant_backend, render_routing_update
 from rendering.services import video_request
@@ -36,8 +35,9 @@ from tests.providers import (
 )
 from tests.providers.fixtures import serve
 from tests.providers.server import FakeProvider
+from videokit.media import probe
 
-REMOTE = "rendering.backends.remote"
+REMOTE = "providers"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from pytest_django import Settings
 
 from personalization.context import ShopperContext
 from rendering import remote
-from rendering.media import probe
 from rendering.models import Segment, Video
 from rendering.routing import render_routing_update
 from rendering.services import video_request
@@ -28,8 +27,9 @@ from tests.conftest import WorkerStarter
 from tests.factories import make_merchant, make_product
 from tests.providers.fake_kling import ACCESS_KEY, SECRET_KEY, FakeKling
 from tests.providers.fixtures import serve
+from videokit.media import probe
 
-KLING = "rendering.backends.remote.kling.KlingBackend"
+KLING = "providers.kling.KlingBackend"
 
 
 @pytest.fixture

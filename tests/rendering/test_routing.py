@@ -24,7 +24,7 @@ from tests.providers.fake_kling import ACCESS_KEY, SECRET_KEY, FakeKling
 from tests.providers.fixtures import serve
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]
-KLING = "rendering.backends.remote.kling.KlingBackend"
+KLING = "providers.kling.KlingBackend"
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def kling(provider_mp4: bytes, settings: Settings) -> Iterator[FakeKling]:
                     "retries": 1,
                 },
             },
-            "studio": {"BACKEND": "rendering.backends.local.LocalBackend"},
+            "studio": {"BACKEND": "providers.local.LocalBackend"},
         }
         settings.SCENECART_PRICES = {"kling": "0.07"}
         settings.SCENECART_FALLBACKS = {"kling": ["local"]}

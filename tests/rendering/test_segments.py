@@ -8,10 +8,10 @@ from django.core.files.storage import default_storage
 
 from catalog.services import product_image_add, product_update
 from personalization.context import ShopperContext
-from rendering.media import probe
 from rendering.models import Segment, Video
 from rendering.services import segment_render, segment_specs, video_assemble, video_request
 from tests.factories import make_merchant, make_product, photo_bytes
+from videokit.media import probe
 
 from .helpers import frame_at, is_faststart
 

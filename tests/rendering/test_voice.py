@@ -23,8 +23,6 @@ from django.core.exceptions import ImproperlyConfigured
 
 from catalog.services import product_update
 from personalization.context import ShopperContext
-from rendering.audio import bed_for
-from rendering.media import ffmpeg_exe
 from rendering.models import Video
 from rendering.services import video_request
 from rendering.voice import (
@@ -39,6 +37,8 @@ from rendering.voice import (
 from tests.factories import make_merchant, make_product
 from tests.providers.fake_tts import ELEVEN_KEY, ELEVEN_VOICE, OPENAI_KEY, FakeTTS
 from tests.providers.fixtures import serve
+from videokit.audio import bed_for
+from videokit.media import ffmpeg_exe
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 RATE = 48000

@@ -7,11 +7,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.selectors import CatalogLookupError, merchant_get, product_get
 from personalization.context import ContextError, ShopperContext
-from personalization.plans import SEGMENT_KINDS
-from rendering.media import MediaError
 from rendering.models import Segment
 from rendering.profiles import UnknownAspect
 from rendering.services import segment_ensure, segment_export, segment_render, segment_specs
+from videokit.media import MediaError
+from videokit.plan import SEGMENT_KINDS
 
 
 class Command(BaseCommand):

@@ -15,7 +15,7 @@ import av
 import imageio_ffmpeg
 from PIL import Image
 
-from .profiles import OutputProfile
+from .job import OutputProfile
 
 
 class MediaError(Exception):

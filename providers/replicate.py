@@ -24,9 +24,9 @@ from typing import Any, Literal, get_args
 import requests
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from rendering.backends.base import RenderError, RenderJob
+from videokit.job import RenderError, RenderJob
 
-from .base import (
+from .remote import (
     FailureKind,
     ImageLimits,
     JobStatus,

@@ -12,7 +12,7 @@ from importlib import resources
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
-from personalization.plans import ScenePlan
+from videokit.plan import ScenePlan
 
 from .color import kelvin_tint, rgb
 

@@ -7,10 +7,9 @@ from typing import Any, ClassVar
 
 from PIL import Image
 
-from rendering.backends.base import RenderJob
-from rendering.media import frame_writer
-
-from .stage import Stage
+from videokit.compositor.stage import Stage
+from videokit.job import RenderJob
+from videokit.media import frame_writer
 
 
 class LocalBackend:

@@ -1,7 +1,7 @@
 """The backend registry, configured like Django's STORAGES::
 
     SCENECART_BACKENDS = {
-        "local": {"BACKEND": "rendering.backends.local.LocalBackend", "OPTIONS": {...}},
+        "local": {"BACKEND": "providers.local.LocalBackend", "OPTIONS": {...}},
     }
 
 Backends are built lazily, once per process, with ``import_string``; unknown aliases and
@@ -17,7 +17,8 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
-from .base import RenderAssets, RenderBackend, RenderError, RenderJob
+from providers.base import RenderBackend
+from videokit.job import RenderAssets, RenderError, RenderJob
 
 __all__ = ["RenderAssets", "RenderBackend", "RenderError", "RenderJob", "aliases", "backend_for"]
 

@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from rendering.backends.base import RenderJob
+from videokit.job import RenderJob
 
-from .base import (
+from .remote import (
     FailureKind,
     ImageLimits,
     JobStatus,

@@ -25,9 +25,9 @@ import requests
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from rendering.backends.base import RenderJob
+from videokit.job import RenderJob
 
-from .base import (
+from .remote import (
     FailureKind,
     ImageLimits,
     JobStatus,

@@ -16,9 +16,9 @@ from typing import Any, ClassVar
 
 import requests
 
-from rendering.backends.base import RenderJob
+from videokit.job import RenderJob
 
-from .base import (
+from .remote import (
     ImageLimits,
     JobStatus,
     ProviderFailure,

@@ -14,9 +14,8 @@ from functools import cached_property
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
-from personalization.plans import ScenePlan
-from rendering.backends.base import RenderAssets
-from rendering.profiles import OutputProfile
+from videokit.job import OutputProfile, RenderAssets
+from videokit.plan import ScenePlan
 
 from . import painters
 from .color import rgb

@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 import jwt
 import requests
 
-from rendering.backends.base import RenderJob
+from videokit.job import RenderJob
 
-from .base import (
+from .remote import (
     ImageLimits,
     JobStatus,
     ProviderFailure,

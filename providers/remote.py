@@ -34,7 +34,7 @@ import requests
 from django.utils import timezone
 from PIL import Image
 
-from rendering.backends.base import RenderError, RenderJob
+from videokit.job import RenderError, RenderJob
 
 logger = logging.getLogger(__name__)
 

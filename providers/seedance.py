@@ -14,9 +14,9 @@ from typing import Any
 
 import requests
 
-from rendering.backends.base import RenderJob
+from videokit.job import RenderJob
 
-from .base import (
+from .remote import (
     ImageLimits,
     JobStatus,
     ProviderFailure,

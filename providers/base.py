@@ -1,34 +1,10 @@
 """The protocol every render backend implements, and the job it is given."""
 
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from personalization.plans import ScenePlan
-from rendering.profiles import OutputProfile
-
-
-class RenderError(Exception):
-    """A render failed for a reason retrying will not fix (bad input, refused content)."""
-
-
-@dataclass(frozen=True, slots=True)
-class RenderAssets:
-    """Input files, as bytes, with the content hashes that went into the segment key."""
-
-    product_image: bytes | None = None
-    font: bytes | None = None
-    logo: bytes | None = None
-    hashes: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class RenderJob:
-    plan: ScenePlan
-    profile: OutputProfile
-    assets: RenderAssets
-    seed: int = 0
+from videokit.job import RenderJob
 
 
 class RenderBackend(Protocol):

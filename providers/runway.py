@@ -10,9 +10,9 @@ from typing import Any, ClassVar
 
 import requests
 
-from rendering.backends.base import RenderJob
+from videokit.job import RenderJob
 
-from .base import (
+from .remote import (
     FailureKind,
     ImageLimits,
     JobStatus,

@@ -1,3 +1,0 @@
-from .backend import LocalBackend
-
-__all__ = ["LocalBackend"]

@@ -1,1 +1,0 @@
-"""HTTP video providers: one base (base.py), one small adapter per provider."""
