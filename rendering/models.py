@@ -236,7 +236,7 @@ class RenderRouting(models.Model):
 
 
 class ProviderKey(models.Model):
-    """A merchant's own API key for a provider, encrypted at rest (rendering.secrets); used
+    """A merchant's own API key for a provider, encrypted at rest (scenecart.encryption); used
     instead of the installation's key for that merchant's segments. Never shown back."""
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="provider_keys")
@@ -252,28 +252,3 @@ class ProviderKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.backend} key of {self.merchant} (…{self.hint})"
-
-
-class SigningCertificate(models.Model):
-    """A merchant's own C2PA signing certificate: its videos are signed in its name instead of
-    the installation's (rendering.provenance.sign_video). Stored through
-    ``provenance.signing_certificate_set``, which checks it first; the private key is
-    encrypted at rest (rendering.secrets) and never shown back."""
-
-    merchant = models.OneToOneField(
-        Merchant, on_delete=models.CASCADE, related_name="signing_certificate"
-    )
-    certificate_chain = models.TextField(
-        editable=False, help_text="PEM: the signing certificate, then the CAs that issued it."
-    )
-    encrypted_private_key = models.TextField(editable=False)
-    subject = models.CharField(
-        max_length=500, editable=False, help_text="The signing certificate's subject."
-    )
-    not_after = models.DateTimeField(
-        editable=False, verbose_name="expires", help_text="The signing certificate's expiry."
-    )
-    updated_at = models.DateTimeField(auto_now=True)
-
-    def __str__(self) -> str:
-        return f"Signing certificate of {self.merchant}"

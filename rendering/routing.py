@@ -13,10 +13,10 @@ from django.core.exceptions import ValidationError
 
 from personalization.context import ContextError, ShopperContext
 from providers.base import RenderBackend
+from scenecart.encryption import decrypt, encrypt
 
 from .backends import backend_for
 from .models import ProviderKey, RenderRouting
-from .secrets import decrypt, encrypt
 
 SEGMENT_KINDS = ("hero", "scene", "offer", "outro")
 

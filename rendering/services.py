@@ -49,10 +49,10 @@ from . import dispatch
 from .backends import backend_for, is_remote
 from .models import Segment, Video, VideoSegment
 from .profiles import profile_for
-from .provenance import sign_video
 from .publication import publication_on_ready, published_name, video_publication_sync
 from .routing import merchant_backend, routing_for
 from .selectors import product_variants_forget, videos_waiting_for
+from .video_provenance import sign_video
 from .voice import voice_bed
 
 logger = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ Content Credentials (C2PA). Anyone holding a Scenecart video can look it up; no 
 The page names a video by its unguessable ``public_id``, never the sequential primary key, and
 answers only for published videos (what the storefront's lookup would serve): a video awaiting
 review, rejected, or of a draft product is a 404, like one that does not exist. It shows the
-public record only (``rendering.provenance.public_provenance_record``).
+public record only (``rendering.video_provenance.public_provenance_record``).
 """
 
 import uuid
@@ -13,7 +13,11 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from rendering.provenance import public_provenance_record, video_for_provenance, video_manifest
+from rendering.video_provenance import (
+    public_provenance_record,
+    video_for_provenance,
+    video_manifest,
+)
 
 # What each manifest state means to someone who is not a C2PA specialist.
 STATE_LABELS = {

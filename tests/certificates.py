@@ -1,6 +1,6 @@
 """Signing certificates as a merchant gets them from a certificate authority, made in the test:
 a CA and a signing certificate it issued, as PEM bytes, in the keywords of
-``rendering.provenance.signing_certificate_set`` (``signing_certificate_set(merchant_id=…,
+``provenance.credentials.signing_certificate_set`` (``signing_certificate_set(merchant_id=…,
 **signing_chain("Northwind Outfitters"))``).
 
 Keyword arguments spoil one thing at a time, for the refusals: a leaf that signed itself, one

@@ -54,10 +54,10 @@ from catalog.models import Membership, Merchant
 from catalog.services import brand_kit_update, membership_grant, shopper_profile_upsert
 from personalization.content_policy import content_policy_update
 from personalization.services import bucket_policy_update
+from provenance.credentials import signing_certificate_set
 from rendering.bulk import bulk_job_create, generation_choices
 from rendering.contact_sheet import aspect_slug
 from rendering.models import Segment, Video
-from rendering.provenance import signing_certificate_set
 from rendering.routing import provider_key_set, render_routing_update
 from scenecart.settings import test as test_settings
 from storefront.services import playback_events_record

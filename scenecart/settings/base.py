@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "catalog",
     "personalization",
+    "provenance",
     "rendering",
     "storefront",
     "scenecart.apps.ScenecartConfig",  # system checks of the settings below

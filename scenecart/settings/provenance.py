@@ -1,8 +1,8 @@
-"""Content Credentials (C2PA) signed into every published MP4 (rendering.provenance)."""
+"""Content Credentials (C2PA) signed into every published MP4 (provenance.manifest, provenance.credentials)."""
 
 from .env import env
 
-# Content Credentials (C2PA) on every published MP4 (rendering.provenance): paths to the PEM
+# Content Credentials (C2PA) on every published MP4 (provenance.manifest, provenance.credentials): paths to the PEM
 # certificate chain (the signing certificate first, issued by a CA, with the digitalSignature
 # key usage and the emailProtection extended key usage; then its CAs) and its private key: a
 # merchant's or the operator's certificate. Both empty: a development chain made on first use

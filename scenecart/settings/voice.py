@@ -40,7 +40,7 @@ _voice_options: dict[str, str] = {
 }
 if SCENECART_VOICE_PROVIDER == "openai":
     SCENECART_VOICE = {
-        "BACKEND": "rendering.voice.OpenAISpeech",
+        "BACKEND": "providers.speech.OpenAISpeech",
         "OPTIONS": {
             "api_key": env.str(
                 "SCENECART_VOICE_API_KEY", default=env.str("OPENAI_API_KEY", default="")
@@ -51,7 +51,7 @@ if SCENECART_VOICE_PROVIDER == "openai":
 elif SCENECART_VOICE_PROVIDER == "elevenlabs":
     # Without SCENECART_VOICE_NAME scenecart.checks says so; the backend refuses it too.
     SCENECART_VOICE = {
-        "BACKEND": "rendering.voice.ElevenLabsSpeech",
+        "BACKEND": "providers.speech.ElevenLabsSpeech",
         "OPTIONS": {
             "api_key": env.str(
                 "SCENECART_VOICE_API_KEY", default=env.str("ELEVENLABS_API_KEY", default="")

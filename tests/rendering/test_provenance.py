@@ -24,26 +24,27 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django import Settings
 
-import rendering.provenance as provenance
+import rendering.video_provenance as video_provenance
 from catalog.models import Product
 from personalization.services import bucket_policy_update
-from rendering.models import Segment, Video
-from rendering.profiles import profile_for
-from rendering.provenance import (
-    ALGORITHMIC_MEDIA,
+from provenance.credentials import (
     CHAIN_FILE,
     KEY_FILE,
-    PROVENANCE_ASSERTION,
     ROOT_FILE,
-    ROW_STATE_FIELDS,
-    TRAINED_ALGORITHMIC_MEDIA,
     SigningCertificateError,
     development_chain,
-    public_provenance_record,
-    read_manifest,
-    sign_video,
 )
+from provenance.manifest import (
+    ALGORITHMIC_MEDIA,
+    PROVENANCE_ASSERTION,
+    ROW_STATE_FIELDS,
+    TRAINED_ALGORITHMIC_MEDIA,
+    read_manifest,
+)
+from rendering.models import Segment, Video
+from rendering.profiles import profile_for
 from rendering.services import video_approve, video_reject
+from rendering.video_provenance import public_provenance_record, sign_video
 from tests.factories import make_merchant, make_product, make_ready_video
 from videokit.media import verify
 
@@ -711,15 +712,15 @@ def test_provenance_resign_replaces_a_manifest_made_before_the_record_was_public
 ) -> None:
     """Files signed by an earlier version carry costs and prompts inside them; signing them
     again with the command leaves only the public record, and the file plays as before."""
-    current = provenance.video_manifest_definition
+    current = video_provenance.manifest_definition
     leak = "cost 0.3500 prompt rain on a window job kling-job-8812"
 
-    def old_style(video: Video) -> dict[str, object]:
-        definition = current(video)
+    def old_style(record: dict[str, object]) -> dict[str, object]:
+        definition = current(record)
         definition["assertions"].append({"label": "org.scenecart.old", "data": {"leak": leak}})
         return definition
 
-    monkeypatch.setattr(provenance, "video_manifest_definition", old_style)
+    monkeypatch.setattr(video_provenance, "manifest_definition", old_style)
     path = stored_path(video)
     sign_video(video=video, source=path, dest=path)
     assert leak.encode() in path.read_bytes()

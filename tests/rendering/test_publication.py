@@ -16,9 +16,9 @@ from pytest_django import Settings
 from catalog.services import product_update
 from personalization.services import bucket_policy_update
 from rendering.models import Video
-from rendering.provenance import video_resign
 from rendering.services import video_approve, video_reject
 from rendering.tasks import sync_publication
+from rendering.video_provenance import video_resign
 from scenecart.celery import app as celery_app
 from scenecart.storage import MediaStorage
 from tests.factories import make_merchant, make_product, make_ready_video

@@ -23,22 +23,16 @@ from django.core.exceptions import ImproperlyConfigured
 
 from catalog.services import product_update
 from personalization.context import ShopperContext
+from providers.speech import ElevenLabsSpeech, OpenAISpeech
 from rendering.models import Video
 from rendering.services import video_request
-from rendering.voice import (
-    LEAD_SECONDS,
-    ElevenLabsSpeech,
-    OpenAISpeech,
-    duck_and_mix,
-    voice_backend,
-    voice_bed,
-    voice_line,
-)
+from rendering.voice import voice_backend, voice_bed, voice_line
 from tests.factories import make_merchant, make_product
 from tests.providers.fake_tts import ELEVEN_KEY, ELEVEN_VOICE, OPENAI_KEY, FakeTTS
 from tests.providers.fixtures import serve
 from videokit.audio import bed_for
 from videokit.media import ffmpeg_exe
+from videokit.mixing import LEAD_SECONDS, duck_and_mix
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 RATE = 48000
@@ -77,7 +71,7 @@ def speech_options(tts: FakeTTS, **extra: Any) -> dict[str, Any]:
 @pytest.fixture
 def openai_voice(settings: Any, tts: FakeTTS) -> FakeTTS:
     settings.SCENECART_VOICE = {
-        "BACKEND": "rendering.voice.OpenAISpeech",
+        "BACKEND": "providers.speech.OpenAISpeech",
         "OPTIONS": speech_options(tts, api_key=OPENAI_KEY, voice="nova"),
     }
     return tts
@@ -86,7 +80,7 @@ def openai_voice(settings: Any, tts: FakeTTS) -> FakeTTS:
 @pytest.fixture
 def eleven_voice(settings: Any, tts: FakeTTS) -> FakeTTS:
     settings.SCENECART_VOICE = {
-        "BACKEND": "rendering.voice.ElevenLabsSpeech",
+        "BACKEND": "providers.speech.ElevenLabsSpeech",
         "OPTIONS": speech_options(tts, api_key=ELEVEN_KEY, voice=ELEVEN_VOICE),
     }
     return tts
@@ -246,7 +240,7 @@ def test_a_voice_that_fails_leaves_the_music_alone(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings.SCENECART_VOICE = {
-        "BACKEND": "rendering.voice.OpenAISpeech",
+        "BACKEND": "providers.speech.OpenAISpeech",
         "OPTIONS": speech_options(tts, api_key="sk-wrong"),
     }
     with caplog.at_level(logging.ERROR, logger="rendering.voice"):
@@ -301,12 +295,12 @@ def test_a_voice_longer_than_the_music_is_fitted_into_it() -> None:
 
 def test_unknown_voice_options_are_refused(settings: Any) -> None:
     settings.SCENECART_VOICE = {
-        "BACKEND": "rendering.voice.OpenAISpeech",
+        "BACKEND": "providers.speech.OpenAISpeech",
         "OPTIONS": {"api_key": "k", "voice_id": "nova"},
     }
     with pytest.raises(ImproperlyConfigured, match="voice_id"):
         voice_backend()
-    settings.SCENECART_VOICE = {"BACKEND": "rendering.voice.ElevenLabsSpeech", "OPTIONS": {}}
+    settings.SCENECART_VOICE = {"BACKEND": "providers.speech.ElevenLabsSpeech", "OPTIONS": {}}
     with pytest.raises(ImproperlyConfigured, match="needs a voice"):
         voice_backend()
 
@@ -333,7 +327,7 @@ def test_the_voice_is_configured_from_the_environment() -> None:
     assert load(OPENAI_API_KEY="sk-1").stdout.strip() == "null"
     openai = load(SCENECART_VOICE_PROVIDER="openai", OPENAI_API_KEY="sk-1")
     assert openai.stdout.strip() == (
-        '{"BACKEND": "rendering.voice.OpenAISpeech", "OPTIONS": {"api_key": "sk-1"}}'
+        '{"BACKEND": "providers.speech.OpenAISpeech", "OPTIONS": {"api_key": "sk-1"}}'
     )
     eleven = load(
         SCENECART_VOICE_PROVIDER="elevenlabs", ELEVENLABS_API_KEY="xi", SCENECART_VOICE_NAME="v1"

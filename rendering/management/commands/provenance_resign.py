@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from rendering.models import Video
-from rendering.provenance import video_resign
+from rendering.video_provenance import video_resign
 
 
 class Command(BaseCommand):

@@ -21,14 +21,12 @@ from pytest_django import Settings
 
 from catalog.models import Membership, Merchant
 from catalog.services import membership_grant
-from rendering.models import SigningCertificate, Video
-from rendering.provenance import (
-    SigningCertificateError,
-    read_manifest,
-    sign_video,
-    signing_certificate_set,
-)
-from rendering.secrets import decrypt, encrypt
+from provenance.credentials import SigningCertificateError, signing_certificate_set
+from provenance.manifest import read_manifest
+from provenance.models import SigningCertificate
+from rendering.models import Video
+from rendering.video_provenance import sign_video
+from scenecart.encryption import decrypt, encrypt
 from tests.certificates import signing_chain
 from tests.factories import make_merchant, make_product, make_ready_video
 
@@ -212,7 +210,7 @@ def test_the_admin_refuses_a_bad_upload_on_its_field(
     upload = make()  # type: ignore[operator]
 
     response = client.post(
-        reverse("admin:rendering_signingcertificate_add"),
+        reverse("admin:provenance_signingcertificate_add"),
         {
             "merchant": merchant.pk,
             "chain_file": pem_upload("northwind-chain.pem", upload["chain_pem"]),
@@ -237,7 +235,7 @@ def test_the_admin_needs_both_files_for_a_new_certificate(client: Client) -> Non
     chain = signing_chain("Northwind Outfitters")
 
     response = client.post(
-        reverse("admin:rendering_signingcertificate_add"),
+        reverse("admin:provenance_signingcertificate_add"),
         {"merchant": merchant.pk, "chain_file": pem_upload("chain.pem", chain["chain_pem"])},
     )
 
@@ -278,7 +276,7 @@ def test_the_admin_stores_an_upload_and_never_shows_the_key(client: Client) -> N
     first = signing_chain("Northwind Outfitters", organization="Northwind Outfitters Ltd")
 
     response = client.post(
-        reverse("admin:rendering_signingcertificate_add"),
+        reverse("admin:provenance_signingcertificate_add"),
         {
             "merchant": merchant.pk,
             "chain_file": pem_upload("chain.pem", first["chain_pem"]),
@@ -296,7 +294,7 @@ def test_the_admin_stores_an_upload_and_never_shows_the_key(client: Client) -> N
     expiry = row.not_after.strftime("%Y")
     assert expiry in changelist  # …and the expiry
 
-    change_url = reverse("admin:rendering_signingcertificate_change", args=[row.pk])
+    change_url = reverse("admin:provenance_signingcertificate_change", args=[row.pk])
     # Saving the change page without files keeps the stored certificate.
     kept = client.post(change_url, {"_save": "Save"}, follow=True)
     assert kept.redirect_chain
@@ -318,9 +316,9 @@ def test_the_admin_stores_an_upload_and_never_shows_the_key(client: Client) -> N
     assert decrypt(replaced.encrypted_private_key) == second["key_pem"].decode()
 
     pages = {
-        "changelist": reverse("admin:rendering_signingcertificate_changelist"),
+        "changelist": reverse("admin:provenance_signingcertificate_changelist"),
         "change": change_url,
-        "history": reverse("admin:rendering_signingcertificate_history", args=[row.pk]),
+        "history": reverse("admin:provenance_signingcertificate_history", args=[row.pk]),
     }
     for name, url in pages.items():
         response = client.get(url)

@@ -1,17 +1,5 @@
-"""Provenance: what made a video, and the signed C2PA manifest every published MP4 carries.
-
-Three parts:
-
-- ``public_provenance_record(video)``: a plain read of the Video and Segment rows, limited to
-  what a shopper may see (backend, model, input content hashes, times; no prompts, costs,
-  keys, provider jobs or file names), as JSON-ready data. The public
-  ``/provenance/<public id>`` page shows it, for published videos only, and the manifest
-  carries it.
-- ``sign_video(video=…, source=…, dest=…)``: embeds a C2PA manifest (c2pa-python) declaring
-  the file AI-generated (``trainedAlgorithmicMedia``) when any segment came from an AI provider,
-  else algorithmically composed (``algorithmicMedia``, the local compositor), with the segments
-  as ingredients and the record as the ``com.scenecart.provenance`` assertion.
-- ``read_manifest(path_or_stream)``: the manifest read back, and whether it validates.
+"""Who signs a video's Content Credentials: the merchant's own certificate, else the
+installation's, else a development chain made on first use.
 
 Signing credentials, most specific first: the video's merchant's own certificate (a
 ``SigningCertificate`` row, uploaded in the admin through ``signing_certificate_set``), the
@@ -22,19 +10,13 @@ that root, so a file signed with it reads back as valid but untrusted; a verifie
 given the root (``SCENECART_C2PA_TRUST_ANCHORS``) reads it as trusted.
 """
 
-import contextlib
 import datetime as dt
-import hashlib
 import logging
 import os
-import re
 import shutil
-import stat
 import tempfile
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
 
 import c2pa
 from cryptography import x509
@@ -43,26 +25,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from catalog.models import Product
-from scenecart.cache import read_through
+from scenecart.encryption import decrypt, encrypt
 
-from .backends import backend_for
-from .models import Segment, SigningCertificate, Video
-from .publication import video_is_published
-from .secrets import decrypt, encrypt
+from .models import SigningCertificate
 
 logger = logging.getLogger(__name__)
-
-# IPTC digital source types (https://cv.iptc.org/newscodes/digitalsourcetype/), as C2PA
-# expects them on the c2pa.created action.
-TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
-ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicMedia"
-PROVENANCE_ASSERTION = "com.scenecart.provenance"
-CLAIM_GENERATOR = "Scenecart"
-MP4 = "video/mp4"
 
 # The development chain: a folder under SCENECART_VAR_DIR / "c2pa", published in one rename so
 # a reader never sees a certificate without its key.
@@ -83,10 +52,6 @@ ACCEPTED_EKUS = {
     ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
 }
 
-MANIFEST_CACHE_SECONDS = 60 * 60
-
-CONTENT_HASH = re.compile(r"(uncut:)?[0-9a-f]{64}")
-
 
 class SigningCertificateError(ImproperlyConfigured):
     """The signing certificate or key cannot make a C2PA manifest; the message names the
@@ -99,112 +64,6 @@ class SigningCertificateError(ImproperlyConfigured):
     def __init__(self, message: str, *, part: str = "chain") -> None:
         super().__init__(message)
         self.part = part
-
-
-# --- The record ---------------------------------------------------------------------------------
-
-
-def public_provenance_record(video: Video) -> dict[str, Any]:
-    """What made ``video`` and each of its segments, as much as a shopper may see, as
-    JSON-ready data. Reads rows only.
-
-    The page, its JSON and the manifest signed into the published MP4 all carry this record
-    and nothing else, so everything in it is public. Left out on purpose: what the merchant
-    paid, the prompts and seeds (the merchant's creative work, and what would let a rival
-    reproduce it), segment and recipe keys, provider job ids and stored file names (handles
-    into our systems and the providers'). Input content hashes stay: they are sha256 digests
-    of the product photo and brand assets, which let anyone check which photo a video was
-    made from without revealing anything that photo does not.
-    """
-    video = Video.objects.select_related("product__merchant").get(pk=video.pk)
-    parts = list(video.parts.select_related("segment").order_by("position"))
-    segments = [_public_segment_record(part.position, part.segment) for part in parts]
-    product = video.product
-    return {
-        "public_id": str(video.public_id),
-        "merchant": {"name": product.merchant.name},
-        "product": {"title": product.title},
-        "bucket": video.bucket,
-        "aspect": video.aspect,
-        "ai_generated": any(s["ai_generated"] for s in segments),
-        "created_at": _iso(video.created_at),
-        "ready_at": _iso(video.ready_at),
-        "duration": _seconds(video.duration),
-        "segments": segments,
-    }
-
-
-def _public_segment_record(position: int, segment: Segment) -> dict[str, Any]:
-    return {
-        "position": position,
-        "kind": segment.kind,
-        "backend": segment.backend,
-        "model": _model(segment.backend_version),
-        "ai_generated": is_ai_backend(segment.backend, segment.backend_version),
-        "inputs": _content_hashes(segment.inputs),
-        "duration": _seconds(segment.duration),
-        "rendered_at": _iso(segment.rendered_at),
-        # Made by the local renderer because a provider failed; which segment it replaced is
-        # an internal key.
-        "stand_in": segment.fallback_for_id is not None,
-    }
-
-
-def _content_hashes(inputs: Any) -> dict[str, str]:
-    """The inputs that are content hashes (a sha256, or ``uncut:<sha256>`` for a photo used
-    before its cutout was made); anything else a future input might hold stays private."""
-    if not isinstance(inputs, dict):
-        return {}
-    return {
-        str(name): value
-        for name, value in inputs.items()
-        if isinstance(value, str) and CONTENT_HASH.fullmatch(value)
-    }
-
-
-def _model(backend_version: str) -> str:
-    # Providers' versions are "provider:model" (RemoteBackend.version); the local compositor's
-    # is its own version ("local-2"), which is what made its pixels.
-    return backend_version.split(":", 1)[1] if ":" in backend_version else backend_version
-
-
-def is_ai_backend(alias: str, backend_version: str = "") -> bool:
-    """Whether a segment of ``alias`` came from a generative AI provider.
-
-    Asked of the configured backend: AI providers are the asynchronous (submit, then poll)
-    ones. An alias no longer configured (a provider's key was removed) is judged by the row:
-    providers' versions read "provider:model"; anything else unknown counts as AI, because
-    under-labelling AI output is the error that matters.
-    """
-    try:
-        backend = backend_for(alias)
-    except ImproperlyConfigured:
-        return ":" in backend_version or not backend_version.startswith("local")
-    return getattr(type(backend), "synchronous", True) is False
-
-
-def _seconds(value: float | None) -> float | None:
-    # To the millisecond: c2pa parses floats with up to 17 significant digits inexactly, so a
-    # full-precision float would read back from the manifest as a neighbouring number.
-    return round(value, 3) if value is not None else None
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def video_for_provenance(*, public_id: uuid.UUID) -> Video | None:
-    """The published video of that public id, or None.
-
-    Published as the storefront's lookup would serve it (``video_is_published``): a video
-    awaiting the merchant's review, rejected, unfinished or of a draft product is withheld
-    from the lookup, so how it was made is withheld too. None either way, so an answer does
-    not tell an unpublished video from one that does not exist.
-    """
-    video = Video.objects.select_related("product__merchant").filter(public_id=public_id).first()
-    if video is None or not video_is_published(video=video):
-        return None
-    return video
 
 
 # --- Signing credentials ------------------------------------------------------------------------
@@ -585,275 +444,3 @@ def signing_certificate_set(
     row.save()
     logger.info("Stored the signing certificate of merchant %s (%s)", merchant_id, row.subject)
     return row
-
-
-# --- Signing ------------------------------------------------------------------------------------
-
-
-def sign_video(*, video: Video, source: Path, dest: Path) -> None:
-    """Write ``source`` with an embedded, signed C2PA manifest to ``dest`` (may be ``source``).
-
-    Written to a temporary file beside ``dest`` and renamed over it, so ``dest`` is either
-    absent (or what it was) or complete. c2pa checks what it wrote before returning.
-    """
-    merchant_id = Product.objects.filter(pk=video.product_id).values_list("merchant_id", flat=True)
-    credentials = signing_credentials(merchant_id=merchant_id.first())
-    manifest = video_manifest_definition(video)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(fd, "w+b") as out, source.open("rb") as src:
-            try:
-                with (
-                    c2pa.Signer.from_info(
-                        c2pa.C2paSignerInfo(
-                            credentials.alg,
-                            credentials.chain_pem,
-                            credentials.key_pem,
-                            credentials.tsa_url,
-                        )
-                    ) as signer,
-                    c2pa.Builder(manifest) as builder,
-                ):
-                    # c2pa reads the output back to verify it, hence a w+b file.
-                    builder.sign(signer, MP4, src, out)
-            except c2pa.C2paError as exc:
-                refusal = _certificate_refusal(exc, credentials)
-                if refusal is None:
-                    raise
-                raise refusal from exc
-            out.flush()
-            os.fsync(out.fileno())
-        # mkstemp makes the file 0600; the published file keeps the permissions it had, so a
-        # web server in front of local storage can still serve it.
-        temp.chmod(stat.S_IMODE(source.stat().st_mode))
-        temp.replace(dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
-
-
-def video_resign(*, video: Video) -> None:
-    """Sign the stored file again with the video's manifest as it is made now (the public
-    record): files signed before a change to the record carry the old one inside them. The
-    stored file is replaced whole (local: renamed over; S3: one PUT)."""
-    name = video.file.name
-    try:
-        path = Path(default_storage.path(name))
-    except NotImplementedError:
-        path = None
-    if path is not None:
-        sign_video(video=video, source=path, dest=path)
-        return
-    with tempfile.TemporaryDirectory(prefix="scenecart-resign-") as workdir:
-        local = Path(workdir) / "video.mp4"
-        with default_storage.open(name, "rb") as source, local.open("wb") as target:
-            shutil.copyfileobj(source, target, length=1024 * 1024)
-        sign_video(video=video, source=local, dest=local)
-        with local.open("rb") as source, default_storage.open(name, "wb") as target:
-            shutil.copyfileobj(source, target, length=1024 * 1024)
-
-
-def _certificate_refusal(
-    exc: Exception, credentials: SigningCredentials
-) -> SigningCertificateError | None:
-    """c2pa's refusal of the certificate, naming the setting that holds it; None for other
-    errors. c2pa says "Signature: the certificate is invalid" for a certificate it refuses
-    outright, and reports a verify failure with a signingCredential code for one it signs with
-    but then cannot validate (an extended key usage it does not accept)."""
-    message = str(exc)
-    if isinstance(exc, c2pa.C2paError.Signature) or "signingCredential" in message:
-        return SigningCertificateError(f"c2pa refused {credentials.origin}: {message}")
-    return None
-
-
-# Fields of the record that describe the row while it is being assembled (no file, not ready
-# yet) rather than what made the video: left out of the manifest, which carries the time it
-# was signed instead.
-ROW_STATE_FIELDS = ("ready_at", "duration")
-
-
-def _signed_record(record: dict[str, Any]) -> dict[str, Any]:
-    kept = {key: value for key, value in record.items() if key not in ROW_STATE_FIELDS}
-    return {**kept, "signed_at": timezone.now().isoformat()}
-
-
-def video_manifest_definition(video: Video) -> dict[str, Any]:
-    """The manifest c2pa signs: the claim generator, a title, the ``c2pa.actions`` assertion
-    (created by Scenecart, with the IPTC digital source type; one ``c2pa.placed`` per segment,
-    linked to its ingredient), the segments as ``componentOf`` ingredients, and the public
-    record. The published file is public, so it says nothing the provenance page does not."""
-    record = public_provenance_record(video)
-    ai = record["ai_generated"]
-    actions: list[dict[str, Any]] = [
-        {
-            "action": "c2pa.created",
-            "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA if ai else ALGORITHMIC_MEDIA,
-            "softwareAgent": {"name": CLAIM_GENERATOR},
-            "description": (
-                "Assembled from segments made by generative AI video models."
-                if ai
-                else "Composed by Scenecart's procedural renderer; no generative AI."
-            ),
-        }
-    ]
-    ingredients: list[dict[str, Any]] = []
-    for segment in record["segments"]:
-        position = segment["position"]
-        label = f"segment-{position}"
-        how = "AI-generated" if segment["ai_generated"] else "composed"
-        inputs = ", ".join(f"{k}={v}" for k, v in sorted(segment["inputs"].items()))
-        ingredients.append(
-            {
-                "title": f"{segment['kind']} segment {position}",
-                "format": MP4,
-                "relationship": "componentOf",
-                "instance_id": f"scenecart:video:{record['public_id']}:segment:{position}",
-                "label": label,
-                "description": (
-                    f"{how} by {segment['backend']} ({segment['model']}); inputs {inputs or 'none'}"
-                ),
-            }
-        )
-        actions.append(
-            {
-                "action": "c2pa.placed",
-                "parameters": {"ingredientIds": [label]},
-                "digitalSourceType": (
-                    TRAINED_ALGORITHMIC_MEDIA if segment["ai_generated"] else ALGORITHMIC_MEDIA
-                ),
-                "softwareAgent": {"name": segment["backend"], "version": segment["model"]},
-            }
-        )
-    product = record["product"]
-    return {
-        "claim_generator_info": [{"name": CLAIM_GENERATOR}],
-        "title": f"{product['title']} ({record['bucket']}, {record['aspect']})",
-        "format": MP4,
-        "assertions": [
-            {"label": "c2pa.actions", "data": {"actions": actions}},
-            {"label": PROVENANCE_ASSERTION, "data": _signed_record(record)},
-        ],
-        "ingredients": ingredients,
-    }
-
-
-# --- Reading ------------------------------------------------------------------------------------
-
-
-def read_manifest(source: Path | IO[bytes]) -> dict[str, Any]:
-    """The active manifest of an MP4 and whether it validates.
-
-    ``state`` is ``valid`` (intact and signed by a trusted certificate), ``untrusted`` (intact,
-    signature valid, signer not on the trust list: the development chain, or any CA the
-    reader is not given in SCENECART_C2PA_TRUST_ANCHORS), ``invalid`` (the file or the
-    manifest fails validation, e.g. the pixels changed after signing) or ``missing``.
-    ``c2pa_state`` is c2pa's own word (``Trusted``/``Valid``/``Invalid``) and ``failures`` its
-    failure codes.
-    """
-    with contextlib.ExitStack() as stack:
-        stream = stack.enter_context(source.open("rb")) if isinstance(source, Path) else source
-        context = _reader_context()
-        if context is not None:
-            stack.enter_context(context)
-        try:
-            reader = stack.enter_context(c2pa.Reader(MP4, stream, None, context))
-        except c2pa.C2paError.ManifestNotFound:
-            return _summary(state="missing")
-        except c2pa.C2paError as exc:
-            return _summary(state="invalid", error=str(exc))
-        c2pa_state = reader.get_validation_state()
-        results = reader.get_validation_results() or {}
-        manifest = reader.get_active_manifest() or {}
-    failures = [
-        {"code": item.get("code", ""), "explanation": item.get("explanation", "")}
-        for item in (results.get("activeManifest") or {}).get("failure", [])
-    ]
-    codes = {item["code"] for item in failures}
-    if c2pa_state == "Trusted":
-        state = "valid"
-    elif c2pa_state == "Valid":
-        state = "untrusted" if "signingCredential.untrusted" in codes else "valid"
-    else:
-        state = "invalid"
-    return _summary(state=state, c2pa_state=c2pa_state, failures=failures, manifest=manifest)
-
-
-def _summary(
-    *,
-    state: str,
-    c2pa_state: str | None = None,
-    failures: list[dict[str, str]] | None = None,
-    manifest: dict[str, Any] | None = None,
-    error: str = "",
-) -> dict[str, Any]:
-    manifest = manifest or {}
-    return {
-        "state": state,
-        "c2pa_state": c2pa_state,
-        "failures": failures or [],
-        "error": error,
-        "title": manifest.get("title", ""),
-        "claim_generator": [g.get("name", "") for g in manifest.get("claim_generator_info", [])],
-        "digital_source_type": _created_source_type(manifest),
-        "signer": manifest.get("signature_info", {}),
-        "manifest": manifest,
-    }
-
-
-def _created_source_type(manifest: dict[str, Any]) -> str:
-    for assertion in manifest.get("assertions", []):
-        if str(assertion.get("label", "")).startswith("c2pa.actions"):
-            for action in assertion.get("data", {}).get("actions", []):
-                if action.get("action") == "c2pa.created":
-                    return str(action.get("digitalSourceType", ""))
-    return ""
-
-
-def _reader_context() -> c2pa.Context | None:
-    """A context trusting SCENECART_C2PA_TRUST_ANCHORS (a PEM bundle), or None: c2pa's
-    defaults, which trust no one, so every signature reads as untrusted."""
-    anchors = str(settings.SCENECART_C2PA_TRUST_ANCHORS or "")
-    if not anchors:
-        return None
-    try:
-        pem = Path(anchors).read_text()
-    except OSError as exc:
-        raise ImproperlyConfigured(
-            f"SCENECART_C2PA_TRUST_ANCHORS={anchors!r} cannot be read: {exc}"
-        ) from exc
-    return c2pa.Context.from_dict({"trust": {"trust_anchors": pem}})
-
-
-def video_manifest(*, video: Video) -> dict[str, Any]:
-    """``read_manifest`` of a video's stored file without the full manifest, cached: the public
-    page must not hash a whole MP4 from storage on every view. The key names the file and
-    when it was made, so a re-assembled (re-signed) file is read afresh."""
-    if not video.file:
-        return _without_manifest(_summary(state="missing"))
-    stamp = video.ready_at.timestamp() if video.ready_at else 0
-    name_hash = hashlib.sha256(video.file.name.encode()).hexdigest()[:16]
-
-    def load() -> dict[str, Any] | None:
-        try:
-            with default_storage.open(video.file.name, "rb") as stream:
-                return _without_manifest(read_manifest(stream))
-        except OSError:
-            # Not cached: storage may answer next time.
-            logger.exception(
-                "Cannot read video %s (%s) for its manifest", video.pk, video.file.name
-            )
-            return None
-
-    summary = read_through(
-        f"provenance:manifest:v1:{video.pk}:{name_hash}:{stamp}",
-        ttl=MANIFEST_CACHE_SECONDS,
-        load=load,
-    )
-    return summary or _without_manifest(_summary(state="missing", error="The file cannot be read."))
-
-
-def _without_manifest(summary: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in summary.items() if key != "manifest"}

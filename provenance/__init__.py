@@ -1,0 +1,1 @@
+"""Content Credentials (C2PA): signing certificates, manifests, signing and reading them."""
