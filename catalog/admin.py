@@ -15,7 +15,6 @@ from django.db.models import ForeignKey, Model, QuerySet
 from django.forms import ModelChoiceField
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
 from django.utils.html import format_html
 
 from . import services
@@ -276,22 +275,15 @@ class CatalogImportForm(forms.Form):
             field.initial = merchants.first()
 
 
-@admin.register(Product)
 class ProductAdmin(MerchantScopedAdmin):
+    """The catalog's part of the product admin: fields, photos, the catalog import. Not
+    registered here: rendering registers the product admin once, this plus its videos
+    (``rendering.admin.products``)."""
+
     list_display = ["title", "sku", "merchant", "price", "currency", "status", "updated_at"]
     list_filter = ["status", "merchant"]
     search_fields = ["title", "sku", "category"]
     inlines = [ProductImageInline, ProductImageSourceInline]
-
-    def get_urls(self) -> list[URLPattern]:
-        return [
-            path(
-                "import/",
-                self.admin_site.admin_view(self.import_view),
-                name="catalog_product_import",
-            ),
-            *super().get_urls(),
-        ]
 
     def import_view(self, request: HttpRequest) -> HttpResponse:
         """Import a catalog export into one of the user's shops, with the report by line."""
