@@ -14,23 +14,17 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 
 from scenecart.settings import test as test_settings
+from tests.support.workers import IN_CI, WorkerStarter, free_port, purge_broker, stop
 
 # Fixtures of fake remote services, shared by the test folders.
-pytest_plugins = ["tests.open_meteo", "tests.providers.fixtures"]
-
-ROOT = Path(__file__).resolve().parent.parent
-WORKER_QUEUES = ",".join(test_settings.SCENECART_WORKER_QUEUES)
-IN_CI = os.environ.get("CI", "").lower() == "true"
+pytest_plugins = ["tests.support.open_meteo", "tests.support.protocols.fixtures"]
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -87,100 +81,12 @@ def small_videos(settings: pytest.FixtureRequest) -> None:
     settings.SCENECART_SEGMENT_SECONDS = test_settings.SMALL_SEGMENT_SECONDS  # type: ignore[attr-defined]
 
 
-def _stop(process: subprocess.Popen[bytes], *, timeout: float) -> None:
-    """Ask a server the suite started to stop; kill it if it does not within ``timeout``."""
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def _worker_database_url() -> str:
-    """A URL for the test database pytest-django created, for a worker in another process."""
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    user = db.get("USER") or ""
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    auth = f"{user}{password}@" if user else ""
-    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
-def _purge_broker() -> None:
-    """Drop messages a previous run left in the broker, so the worker sees only ours."""
-    from scenecart.celery import app
-
-    options = app.conf.broker_transport_options or {}
-    if "data_folder_in" in options:
-        shutil.rmtree(Path(str(options["data_folder_in"])).parent, ignore_errors=True)
-        for key in ("data_folder_in", "data_folder_out", "control_folder"):
-            Path(str(options[key])).mkdir(parents=True, exist_ok=True)
-        return
-    with app.connection_for_write() as conn:
-        channel = conn.default_channel
-        for queue in WORKER_QUEUES.split(","):
-            channel.queue_purge(queue)
-
-
-@dataclass
-class WorkerStarter:
-    """Starts real Celery worker processes for a test, on the test's database, media folder,
-    cache prefix and test-sized profiles; ``extra_env`` adds settings (provider endpoints)."""
-
-    settings: Any
-    tmp_path: Path
-    extra_env: dict[str, str] = field(default_factory=dict)
-    started: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def start(self, queues: str = WORKER_QUEUES, concurrency: int = 2) -> subprocess.Popen[bytes]:
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "scenecart.settings.test",
-            "DATABASE_URL": _worker_database_url(),
-            "MEDIA_ROOT": str(self.settings.MEDIA_ROOT),
-            "SCENECART_TEST_SMALL_VIDEOS": "1",
-            "SCENECART_TEST_CACHE_PREFIX": self.settings.CACHES["default"]["KEY_PREFIX"],
-            **self.extra_env,
-        }
-        log_path = self.tmp_path / f"worker-{len(self.started)}.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [
-                    sys.executable, "-m", "celery", "-A", "scenecart", "worker",
-                    "-Q", queues, "-c", str(concurrency), "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
-                    "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        process.log_path = log_path  # type: ignore[attr-defined]
-        self.started.append(process)
-        deadline = time.monotonic() + 60
-        while b" ready." not in log_path.read_bytes():
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"Celery worker did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
-        return process
-
-    def stop_all(self) -> None:
-        for process in self.started:
-            if process.poll() is None:
-                _stop(process, timeout=30)
-            if process.returncode not in (0, -15, -9):
-                sys.stderr.write(process.log_path.read_text()[-3000:])  # type: ignore[attr-defined]
-
-
 @pytest.fixture
 def worker_starter(
     transactional_db: None, settings: pytest.FixtureRequest, small_videos: None, tmp_path: Path
 ) -> Iterator[WorkerStarter]:
     """Start workers yourself (``worker_starter.start()``), e.g. to kill one and start another."""
-    _purge_broker()
+    purge_broker()
     starter = WorkerStarter(settings=settings, tmp_path=tmp_path)
     try:
         yield starter
@@ -212,12 +118,6 @@ def redis_url() -> str:
     return url
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real S3-compatible server over HTTP (moto in server mode), for the whole session.
@@ -226,7 +126,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """
     import requests
 
-    port = _free_port()
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     log_path = tmp_path_factory.mktemp("s3") / "moto.log"
     log = log_path.open("wb")
@@ -249,7 +149,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield endpoint
     finally:
-        _stop(process, timeout=10)
+        stop(process, timeout=10)
         log.close()
 
 

@@ -23,7 +23,7 @@ from personalization.tokens import shopper_token_issue
 from rendering.models import Segment, Video
 from rendering.remote import webhook_token
 from storefront.models import VariantStats
-from tests.factories import make_merchant, make_product, make_ready_video
+from tests.support.factories import make_merchant, make_product, make_ready_video
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]
 A_ORIGIN = "https://alpha.example.com"

@@ -26,7 +26,7 @@ from catalog.importers import ImportFormatError, ParseResult, parse_google_feed,
 from catalog.importers.records import decode_text
 from catalog.uploads import MAX_SIDE, CheckedImage, ImageRefused, image_upload_check
 from personalization.context import ContextError, ShopperContext
-from tests.factories import photo_bytes
+from tests.support.factories import photo_bytes
 
 FUZZ = settings(
     deadline=None,

@@ -25,8 +25,8 @@ import pytest
 from pytest_django import Settings
 
 from rendering.models import Segment, Video
-from tests.conftest import IN_CI, ROOT, WorkerStarter, _free_port, _worker_database_url
-from tests.factories import make_merchant, make_product
+from tests.support.factories import make_merchant, make_product
+from tests.support.workers import IN_CI, ROOT, WorkerStarter, free_port, worker_database_url
 
 pytestmark = [pytest.mark.worker]
 
@@ -76,7 +76,7 @@ def test_two_workers_on_separate_queues_generate_a_catalog_into_s3(
     result = manage(
         "generate_videos", "--merchant", "shop", "--all", "--contexts", "climate=rainy",
         "--contexts", "climate=sunny", "--aspects", "16:9", "--wait", "--timeout", "240", "--json",
-        env={"DATABASE_URL": _worker_database_url(), **s3_env(s3_storage),
+        env={"DATABASE_URL": worker_database_url(), **s3_env(s3_storage),
              **{k: v for k, v in worker_starter.extra_env.items() if k.startswith("SCENECART_TEST")},
              "SCENECART_TEST_SMALL_VIDEOS": "1",
              "SCENECART_TEST_CACHE_PREFIX": settings.CACHES["default"]["KEY_PREFIX"]},
@@ -119,7 +119,7 @@ def private_redis(tmp_path: Path) -> Iterator[tuple[str, Any]]:
         if IN_CI:
             pytest.fail("CI=true but redis-server is not installed.")
         pytest.skip("redis-server is not installed")
-    port = _free_port()
+    port = free_port()
     processes: list[subprocess.Popen[bytes]] = []
 
     def start() -> None:
@@ -166,7 +166,7 @@ def test_a_bulk_job_finishes_after_redis_restarts_in_the_middle(
         )
     env = {
         "CELERY_BROKER_URL": broker,
-        "DATABASE_URL": _worker_database_url(),
+        "DATABASE_URL": worker_database_url(),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "SCENECART_TEST_SMALL_VIDEOS": "1",
         "SCENECART_TEST_CACHE_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],

@@ -30,7 +30,7 @@ from django.urls import reverse
 from catalog.models import Merchant, Product
 from catalog.services import membership_grant
 from rendering.models import BulkJob, Video
-from tests.factories import make_merchant, make_product, make_ready_video
+from tests.support.factories import make_merchant, make_product, make_ready_video
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "pw-for-tests"

@@ -17,7 +17,7 @@ from catalog.services import membership_grant, shopper_profile_upsert
 from personalization.context import ShopperContext
 from rendering.models import Segment, Video
 from rendering.services import video_request
-from tests.factories import make_merchant, make_product
+from tests.support.factories import make_merchant, make_product
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from catalog.models import BrandKit
 from catalog.services import brand_kit_update, membership_grant
-from tests.factories import make_merchant, photo_bytes
+from tests.support.factories import make_merchant, photo_bytes
 
 pytestmark = pytest.mark.django_db
 

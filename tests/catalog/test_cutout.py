@@ -20,7 +20,7 @@ from catalog.models import ProductImage
 from catalog.services import product_image_add, product_image_cutout
 from catalog.tasks import cutout_product_image
 from scenecart.celery import app
-from tests.factories import make_merchant, make_product, photo_bytes
+from tests.support.factories import make_merchant, make_product, photo_bytes
 
 RED = (200, 60, 40)
 

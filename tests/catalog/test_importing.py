@@ -18,7 +18,7 @@ from PIL import Image
 from catalog.importers import parse_shopify_csv
 from catalog.importing import catalog_import
 from catalog.models import Product, ProductImage, ProductImageSource
-from tests.factories import make_merchant
+from tests.support.factories import make_merchant
 
 DATA = Path(__file__).resolve().parent / "data"
 APPAREL = (DATA / "apparel.csv").read_bytes()

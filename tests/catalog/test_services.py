@@ -19,7 +19,7 @@ from catalog.services import (
     product_image_add,
     shopper_profile_upsert,
 )
-from tests.factories import make_merchant, make_product, photo_bytes
+from tests.support.factories import make_merchant, make_product, photo_bytes
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from PIL import Image, ImageCms, ImageDraw
 from catalog.models import ProductImage
 from catalog.services import brand_kit_update, product_image_add
 from catalog.uploads import ImageRefused, image_upload_check
-from tests.factories import make_merchant, make_product
+from tests.support.factories import make_merchant, make_product
 
 pytestmark = pytest.mark.django_db
 

@@ -28,7 +28,7 @@ from personalization.context import ShopperContext
 from personalization.models import ContentPolicy
 from personalization.plans import scene_plans_for
 from personalization.terms import maintained_list, parse_terms
-from tests.factories import make_merchant, make_product
+from tests.support.factories import make_merchant, make_product
 from videokit.plan import ScenePlan
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@ import pytest
 from catalog.services import brand_kit_update
 from personalization.context import ShopperContext
 from personalization.plans import scene_plans_for
-from tests.factories import make_merchant, make_product
+from tests.support.factories import make_merchant, make_product
 from videokit.plan import ScenePlan
 
 pytestmark = pytest.mark.django_db

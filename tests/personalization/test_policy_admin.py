@@ -11,7 +11,7 @@ from personalization.models import BucketPolicy
 from personalization.policy import policy_for
 from personalization.services import bucket_policy_update
 from personalization.tokens import ShopperTokenError, shopper_token_issue, shopper_token_read
-from tests.factories import make_merchant, make_product, make_ready_video
+from tests.support.factories import make_merchant, make_product, make_ready_video
 
 pytestmark = pytest.mark.django_db
 

@@ -33,8 +33,8 @@ from personalization.scripts import (
 from rendering.backends import backend_for
 from rendering.profiles import profile_for
 from rendering.services import segment_key
-from tests.providers.fake_llm import API_KEY, FakeLLM
-from tests.providers.fixtures import serve
+from tests.support.protocols.fake_llm import API_KEY, FakeLLM
+from tests.support.protocols.fixtures import serve
 from videokit.plan import ScenePlan
 
 ROOT = Path(__file__).resolve().parent.parent.parent

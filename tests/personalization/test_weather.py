@@ -20,7 +20,7 @@ from django.test import RequestFactory
 from catalog.vocabulary import Climate
 from personalization import weather
 from personalization.weather import climate_from_weather, coordinates_from_headers
-from tests.open_meteo import CLEAR, RAIN, SNOW, OpenMeteoServer
+from tests.support.open_meteo import CLEAR, RAIN, SNOW, OpenMeteoServer
 
 BERLIN = (52.52, 13.405)
 BERLIN_WEDDING = (52.55, 13.36)  # 4 km north-west of BERLIN, same 0.25° cell

@@ -27,8 +27,8 @@ from provenance.models import SigningCertificate
 from rendering.models import Video
 from rendering.video_provenance import sign_video
 from scenecart.encryption import decrypt, encrypt
-from tests.certificates import signing_chain
-from tests.factories import make_merchant, make_product, make_ready_video
+from tests.support.certificates import signing_chain
+from tests.support.factories import make_merchant, make_product, make_ready_video
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]
 

@@ -16,12 +16,11 @@ from personalization.context import ShopperContext
 from personalization.plans import scene_plans_for
 from providers.fal import FalBackend
 from providers.remote import JobStatus, ProviderFailure, Submitted
-from tests.factories import photo_bytes
+from tests.support.factories import photo_bytes
+from tests.support.protocols.fake_fal import FAL_KEY, FakeFal
+from tests.support.protocols.fixtures import serve
 from videokit.job import OutputProfile, RenderAssets, RenderJob
 from videokit.media import probe
-
-from .conftest import serve
-from .fake_fal import FAL_KEY, FakeFal
 
 KLING = "fal-ai/kling-video/v2.1/standard/image-to-video"
 HAILUO = "fal-ai/minimax/hailuo-02/standard/image-to-video"

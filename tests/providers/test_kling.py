@@ -17,12 +17,11 @@ from personalization.context import ShopperContext
 from personalization.plans import scene_plans_for
 from providers.kling import KlingBackend, kling_token
 from providers.remote import ProviderFailure, Submitted
-from tests.factories import photo_bytes
+from tests.support.factories import photo_bytes
+from tests.support.protocols.fake_kling import ACCESS_KEY, SECRET_KEY, FakeKling
+from tests.support.protocols.fixtures import serve
 from videokit.job import OutputProfile, RenderAssets, RenderJob
 from videokit.media import probe
-
-from .conftest import serve
-from .fake_kling import ACCESS_KEY, SECRET_KEY, FakeKling
 
 
 @pytest.fixture

@@ -13,12 +13,11 @@ from personalization.context import ShopperContext
 from personalization.plans import scene_plans_for
 from providers.luma import LumaBackend
 from providers.remote import JobStatus, ProviderFailure, Submitted
-from tests.factories import photo_bytes
+from tests.support.factories import photo_bytes
+from tests.support.protocols.fake_luma import API_KEY, MODERATION_REASON, FakeLuma
+from tests.support.protocols.fixtures import serve
 from videokit.job import OutputProfile, RenderAssets, RenderJob
 from videokit.media import probe
-
-from .conftest import serve
-from .fake_luma import API_KEY, MODERATION_REASON, FakeLuma
 
 
 @pytest.fixture

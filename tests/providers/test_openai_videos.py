@@ -14,12 +14,11 @@ from personalization.context import ShopperContext
 from personalization.plans import scene_plans_for
 from providers.openai_videos import OpenAIVideosBackend
 from providers.remote import JobStatus, ProviderFailure, Submitted
-from tests.factories import photo_bytes
+from tests.support.factories import photo_bytes
+from tests.support.protocols.fake_openai_videos import API_KEY, MODERATION_MESSAGE, FakeOpenAIVideos
+from tests.support.protocols.fixtures import serve
 from videokit.job import OutputProfile, RenderAssets, RenderJob
 from videokit.media import probe
-
-from .conftest import serve
-from .fake_openai_videos import API_KEY, MODERATION_MESSAGE, FakeOpenAIVideos
 
 
 @pytest.fixture

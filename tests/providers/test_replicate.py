@@ -15,12 +15,16 @@ from personalization.context import ShopperContext
 from personalization.plans import scene_plans_for
 from providers.remote import JobStatus, ProviderFailure, Submitted
 from providers.replicate import ReplicateBackend
-from tests.factories import photo_bytes
+from tests.support.factories import photo_bytes
+from tests.support.protocols.fake_replicate import (
+    API_TOKEN,
+    MINIMAX_VERSION,
+    WEBHOOK_SECRET,
+    FakeReplicate,
+)
+from tests.support.protocols.fixtures import serve
 from videokit.job import OutputProfile, RenderAssets, RenderJob
 from videokit.media import probe
-
-from .conftest import serve
-from .fake_replicate import API_TOKEN, MINIMAX_VERSION, WEBHOOK_SECRET, FakeReplicate
 
 
 @pytest.fixture

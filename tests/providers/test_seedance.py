@@ -15,12 +15,11 @@ from personalization.context import ShopperContext
 from personalization.plans import scene_plans_for
 from providers.remote import JobStatus, ProviderFailure, Submitted
 from providers.seedance import SeedanceBackend
-from tests.factories import photo_bytes
+from tests.support.factories import photo_bytes
+from tests.support.protocols.fake_seedance import API_KEY, TASKS, FakeSeedance
+from tests.support.protocols.fixtures import serve
 from videokit.job import OutputProfile, RenderAssets, RenderJob
 from videokit.media import probe
-
-from .conftest import serve
-from .fake_seedance import API_KEY, TASKS, FakeSeedance
 
 
 @pytest.fixture

@@ -17,12 +17,11 @@ from personalization.context import ShopperContext
 from personalization.plans import scene_plans_for
 from providers.remote import JobStatus, ProviderFailure, Submitted
 from providers.veo import VeoBackend
-from tests.factories import photo_bytes
+from tests.support.factories import photo_bytes
+from tests.support.protocols.fake_veo import API_KEY, REFUSAL, FakeVeo
+from tests.support.protocols.fixtures import serve
 from videokit.job import OutputProfile, RenderAssets, RenderJob
 from videokit.media import probe
-
-from .conftest import serve
-from .fake_veo import API_KEY, REFUSAL, FakeVeo
 
 
 @pytest.fixture

@@ -15,10 +15,9 @@ import numpy as np
 import pytest
 
 from catalog.vocabulary import Aesthetic
+from tests.support.frames import is_faststart
 from videokit.audio import AESTHETIC_STYLES, bed_for, fit_music, music_bed, write_bed
 from videokit.media import MediaError
-
-from .helpers import is_faststart
 
 RATE = 48000
 AESTHETICS = ["", *Aesthetic.values]  # "" is the generic bed, for shoppers without one

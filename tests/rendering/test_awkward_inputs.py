@@ -13,7 +13,7 @@ from catalog.services import product_image_add
 from personalization.context import ShopperContext
 from rendering.models import Segment
 from rendering.services import segment_render, video_request
-from tests.factories import make_merchant, make_product
+from tests.support.factories import make_merchant, make_product
 from videokit.media import probe
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]

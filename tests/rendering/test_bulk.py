@@ -20,7 +20,7 @@ from rendering.bulk import (
 )
 from rendering.models import BulkItem, Segment, Video
 from rendering.selectors import bulk_progress, merchant_spend_this_month
-from tests.factories import make_merchant, make_product, make_ready_video
+from tests.support.factories import make_merchant, make_product, make_ready_video
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]
 

@@ -16,7 +16,7 @@ from personalization.context import ShopperContext
 from rendering.bulk import bulk_job_create, bulk_job_retry
 from rendering.models import BulkJob, Segment, Video
 from rendering.selectors import BulkProgress, bulk_progress
-from tests.factories import make_merchant, make_product
+from tests.support.factories import make_merchant, make_product
 from videokit.media import probe
 
 pytestmark = [pytest.mark.worker, pytest.mark.usefixtures("celery_worker")]

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from catalog.demo import demo_seed
 from rendering.models import Segment
-from tests.factories import make_merchant, make_product
+from tests.support.factories import make_merchant, make_product
 from videokit.media import probe
 
 pytestmark = pytest.mark.django_db

@@ -35,7 +35,7 @@ from rendering.contact_sheet import (
     contact_sheet_ensure,
     contact_sheet_png,
 )
-from tests.factories import make_merchant, make_product
+from tests.support.factories import make_merchant, make_product
 
 pytestmark = pytest.mark.django_db
 

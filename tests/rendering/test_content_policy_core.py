@@ -14,7 +14,7 @@ from rendering.bulk import generation_estimate
 from rendering.models import Segment, Video
 from rendering.routing import render_routing_update
 from rendering.services import segment_specs, video_request
-from tests.factories import make_merchant, make_product
+from tests.support.factories import make_merchant, make_product
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]
 

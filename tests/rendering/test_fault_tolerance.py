@@ -26,8 +26,8 @@ from rendering.models import Segment, Video
 from rendering.services import video_request
 from rendering.sweeps import stale_work_requeue
 from tests.conftest import WorkerStarter
-from tests.factories import make_merchant, make_product
-from tests.rendering.faulty import refuse_writes
+from tests.support.factories import make_merchant, make_product
+from tests.support.faulty import refuse_writes
 
 pytestmark = [pytest.mark.worker]
 STALE_SECONDS = 2
@@ -121,7 +121,7 @@ def test_lost_messages_are_queued_again_by_the_sweep(
 
 # --- Storage that refuses writes ---------------------------------------------------------------
 
-FLAKY = "tests.rendering.faulty.FlakyStorage"
+FLAKY = "tests.support.faulty.FlakyStorage"
 
 
 def test_storage_refusing_writes_retries_and_never_points_at_a_missing_file(
@@ -173,7 +173,7 @@ def test_storage_refusing_writes_retries_and_never_points_at_a_missing_file(
             "ffmpeg",
         ),
         # ffmpeg "succeeds" but the file is cut short.
-        ({"BACKEND": "tests.rendering.faulty.TruncatingBackend"}, "MediaError"),
+        ({"BACKEND": "tests.support.faulty.TruncatingBackend"}, "MediaError"),
     ],
     ids=["ffmpeg-fails", "truncated-file"],
 )

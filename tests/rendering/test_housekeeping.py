@@ -15,7 +15,7 @@ from personalization.context import ShopperContext
 from rendering.housekeeping import housekeeping_sweep, storage_by_merchant
 from rendering.models import Segment, Video
 from rendering.services import segment_render, video_assemble, video_request
-from tests.factories import make_merchant, make_product, photo_bytes
+from tests.support.factories import make_merchant, make_product, photo_bytes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]
 

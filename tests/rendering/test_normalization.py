@@ -12,7 +12,7 @@ from django.core.files.storage import default_storage
 from personalization.context import ShopperContext
 from rendering.models import Segment, Video
 from rendering.services import segment_render, video_assemble, video_request
-from tests.factories import make_merchant, make_product
+from tests.support.factories import make_merchant, make_product
 from videokit.job import RenderJob
 from videokit.media import ffmpeg_exe, probe
 

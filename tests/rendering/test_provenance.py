@@ -17,8 +17,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.core.files.storage import default_storage
 from django.core.management import call_command
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -45,7 +43,8 @@ from rendering.models import Segment, Video
 from rendering.profiles import profile_for
 from rendering.services import video_approve, video_reject
 from rendering.video_provenance import public_provenance_record, sign_video
-from tests.factories import make_merchant, make_product, make_ready_video
+from tests.support.factories import make_merchant, make_product, make_ready_video
+from tests.support.migrations import remigrate
 from videokit.media import verify
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]
@@ -689,15 +688,7 @@ def test_the_migration_gives_every_existing_video_its_own_public_id(
 ) -> None:
     """0007 on a table with rows: each gets its own uuid, then the unique index holds."""
     second = make_ready_video(video.product, "climate=snowy")
-    executor = MigrationExecutor(connection)
-    try:
-        executor.migrate([("rendering", "0006_signing_certificates")])
-        executor.loader.build_graph()
-        executor.migrate([("rendering", "0007_video_public_id")])
-    finally:
-        # Whatever happened, the next test gets the schema it expects.
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
+    remigrate("rendering", before="0006_signing_certificates", after="0007_video_public_id")
 
     ids = dict(Video.objects.values_list("pk", "public_id"))
     assert set(ids) == {video.pk, second.pk}

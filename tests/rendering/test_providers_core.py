@@ -21,7 +21,6 @@ from rendering import remote
 from rendering.models import Segment, Video
 from rendering.routing import merchant_backend, render_routing_update
 from rendering.services import video_request
-from tests.factories import make_merchant, make_product
 from tests.providers import (
     fake_fal,
     fake_kling,
@@ -33,8 +32,9 @@ from tests.providers import (
     fake_seedance,
     fake_veo,
 )
-from tests.providers.fixtures import serve
-from tests.providers.server import FakeProvider
+from tests.support.factories import make_merchant, make_product
+from tests.support.protocols.fixtures import serve
+from tests.support.protocols.server import FakeProvider
 from videokit.media import probe
 
 REMOTE = "providers"

@@ -21,7 +21,7 @@ from rendering.tasks import sync_publication
 from rendering.video_provenance import video_resign
 from scenecart.celery import app as celery_app
 from scenecart.storage import MediaStorage
-from tests.factories import make_merchant, make_product, make_ready_video
+from tests.support.factories import make_merchant, make_product, make_ready_video
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]
 

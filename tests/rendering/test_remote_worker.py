@@ -24,9 +24,9 @@ from rendering.routing import render_routing_update
 from rendering.services import video_request
 from rendering.tasks import submit_segment
 from tests.conftest import WorkerStarter
-from tests.factories import make_merchant, make_product
-from tests.providers.fake_kling import ACCESS_KEY, SECRET_KEY, FakeKling
-from tests.providers.fixtures import serve
+from tests.support.factories import make_merchant, make_product
+from tests.support.protocols.fake_kling import ACCESS_KEY, SECRET_KEY, FakeKling
+from tests.support.protocols.fixtures import serve
 from videokit.media import probe
 
 KLING = "providers.kling.KlingBackend"

@@ -19,7 +19,7 @@ from catalog.services import membership_grant
 from personalization.services import bucket_policy_update
 from rendering.models import BulkItem, BulkJob, Segment, Video
 from rendering.services import segment_render, video_assemble
-from tests.factories import make_merchant, make_product, make_ready_video
+from tests.support.factories import make_merchant, make_product, make_ready_video
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]
 

@@ -19,9 +19,9 @@ from rendering import remote
 from rendering.models import ProviderKey, RenderRouting, Segment
 from rendering.routing import merchant_backend, provider_key_set, render_routing_update
 from rendering.services import segment_specs, video_request
-from tests.factories import make_merchant, make_product
-from tests.providers.fake_kling import ACCESS_KEY, SECRET_KEY, FakeKling
-from tests.providers.fixtures import serve
+from tests.support.factories import make_merchant, make_product
+from tests.support.protocols.fake_kling import ACCESS_KEY, SECRET_KEY, FakeKling
+from tests.support.protocols.fixtures import serve
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]
 KLING = "providers.kling.KlingBackend"

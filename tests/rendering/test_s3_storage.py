@@ -24,7 +24,7 @@ from catalog.models import ProductImage
 from personalization.context import ShopperContext
 from rendering.models import Segment, Video
 from rendering.services import segment_render, video_assemble, video_request
-from tests.factories import make_merchant, make_product
+from tests.support.factories import make_merchant, make_product
 from videokit.media import probe
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]

@@ -10,10 +10,9 @@ from catalog.services import product_image_add, product_update
 from personalization.context import ShopperContext
 from rendering.models import Segment, Video
 from rendering.services import segment_render, segment_specs, video_assemble, video_request
-from tests.factories import make_merchant, make_product, photo_bytes
+from tests.support.factories import make_merchant, make_product, photo_bytes
+from tests.support.frames import frame_at, is_faststart
 from videokit.media import probe
-
-from .helpers import frame_at, is_faststart
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]
 

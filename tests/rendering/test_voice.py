@@ -27,9 +27,9 @@ from providers.speech import ElevenLabsSpeech, OpenAISpeech
 from rendering.models import Video
 from rendering.services import video_request
 from rendering.voice import voice_backend, voice_bed, voice_line
-from tests.factories import make_merchant, make_product
-from tests.providers.fake_tts import ELEVEN_KEY, ELEVEN_VOICE, OPENAI_KEY, FakeTTS
-from tests.providers.fixtures import serve
+from tests.support.factories import make_merchant, make_product
+from tests.support.protocols.fake_tts import ELEVEN_KEY, ELEVEN_VOICE, OPENAI_KEY, FakeTTS
+from tests.support.protocols.fixtures import serve
 from videokit.audio import bed_for
 from videokit.media import ffmpeg_exe
 from videokit.mixing import LEAD_SECONDS, duck_and_mix
@@ -351,7 +351,7 @@ def test_the_voice_is_configured_from_the_environment() -> None:
 def test_an_assembled_video_speaks_its_line_over_the_music(openai_voice: FakeTTS, db: None) -> None:
     from django.core.files.storage import default_storage
 
-    from tests.factories import make_ready_video
+    from tests.support.factories import make_ready_video
 
     product = make_product(make_merchant())
     product_update(product=product, attributes={"claim": "Dry in any downpour"})

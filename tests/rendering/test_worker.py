@@ -11,7 +11,7 @@ from django.core.management import call_command
 from personalization.context import ShopperContext
 from rendering.models import Segment, Video
 from rendering.services import video_request
-from tests.factories import make_merchant, make_product
+from tests.support.factories import make_merchant, make_product
 from videokit.media import probe
 
 pytestmark = [pytest.mark.worker, pytest.mark.usefixtures("celery_worker")]

@@ -14,7 +14,7 @@ from personalization.context import ShopperContext
 from rendering.bulk import bulk_job_create
 from rendering.models import BulkJob, Video
 from rendering.tasks import submit_bulk_job
-from tests.factories import make_merchant, make_product, make_ready_video
+from tests.support.factories import make_merchant, make_product, make_ready_video
 
 
 def signed_in(user: AbstractUser) -> str:

@@ -22,7 +22,7 @@ from rendering.models import Video
 from storefront.admin import axis_ticks
 from storefront.models import VariantStats
 from storefront.selectors import daily_totals, holdout_lift, variant_analytics
-from tests.factories import make_merchant, make_product
+from tests.support.factories import make_merchant, make_product
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,8 @@ from personalization.services import bucket_policy_update
 from personalization.tokens import shopper_token_issue
 from rendering.models import Video
 from rendering.services import segment_render, video_request
-from tests.factories import make_merchant, make_product, make_ready_video
-from tests.open_meteo import CLEAR, RAIN, OpenMeteoServer
+from tests.support.factories import make_merchant, make_product, make_ready_video
+from tests.support.open_meteo import CLEAR, RAIN, OpenMeteoServer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]
 

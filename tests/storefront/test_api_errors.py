@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from rendering.models import Video
 from storefront.models import VariantStats
-from tests.factories import make_merchant, make_product
+from tests.support.factories import make_merchant, make_product
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from personalization.context import ShopperContext
 from rendering.bulk import bulk_job_create
 from rendering.models import Segment, Video
 from storefront.services import playback_events_record
-from tests.factories import make_merchant, make_product, make_ready_video
+from tests.support.factories import make_merchant, make_product, make_ready_video
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]
 

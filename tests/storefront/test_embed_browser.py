@@ -36,8 +36,8 @@ from personalization.services import bucket_policy_update
 from rendering.models import Video
 from rendering.services import video_request
 from storefront.models import VariantStats
-from tests.factories import make_product, make_ready_video
 from tests.storefront.conftest import in_thread
+from tests.support.factories import make_product, make_ready_video
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("small_videos")]
 

@@ -10,7 +10,7 @@ from catalog.models import Merchant
 from catalog.services import merchant_storefront_update
 from rendering.models import Video
 from storefront.models import VariantStats
-from tests.factories import make_merchant, make_product
+from tests.support.factories import make_merchant, make_product
 
 pytestmark = pytest.mark.django_db
 

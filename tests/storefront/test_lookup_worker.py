@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from personalization.services import bucket_policy_update
 from rendering.models import Segment, Video
-from tests.factories import make_merchant, make_product
+from tests.support.factories import make_merchant, make_product
 
 pytestmark = [pytest.mark.worker, pytest.mark.usefixtures("celery_worker")]
 

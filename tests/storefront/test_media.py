@@ -9,15 +9,14 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 
 from catalog.models import BrandKit
 from catalog.services import brand_kit_update, membership_grant
 from personalization.services import bucket_policy_update
 from tests.catalog.test_brand_kit import wav_bytes
-from tests.factories import make_merchant, make_product, make_ready_video
+from tests.support.factories import make_merchant, make_product, make_ready_video
+from tests.support.migrations import remigrate
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]
 
@@ -110,14 +109,9 @@ def test_brand_assets_stored_under_an_uploaders_name_are_renamed_by_content(
     old_font = default_storage.save("brand/northwind/pwn.html", ContentFile(FONT + SCRIPT))
     old_music = default_storage.save("brand/northwind/theme.mp4.html", ContentFile(wav_bytes()))
     BrandKit.objects.filter(merchant=merchant).update(font=old_font, music=old_music)
-    executor = MigrationExecutor(connection)
-    try:
-        executor.migrate([("catalog", "0006_merchant_monthly_budget")])
-        executor.loader.build_graph()
-        executor.migrate([("catalog", "0007_brand_assets_by_content")])
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
+    remigrate(
+        "catalog", before="0006_merchant_monthly_budget", after="0007_brand_assets_by_content"
+    )
     kit = BrandKit.objects.get(merchant=merchant)
     assert kit.font.name == f"brand/northwind/{hashlib.sha256(FONT + SCRIPT).hexdigest()}.ttf"
     assert kit.music.name.endswith(".wav") and "theme" not in kit.music.name

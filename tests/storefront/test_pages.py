@@ -19,7 +19,7 @@ from catalog.services import (
 from personalization.services import bucket_policy_update
 from personalization.tokens import shopper_token_read
 from storefront import pages
-from tests.factories import make_merchant, make_product, make_ready_video
+from tests.support.factories import make_merchant, make_product, make_ready_video
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]
 

@@ -25,7 +25,7 @@ from catalog.models import Merchant, Product
 from rendering.models import Video
 from storefront.api import EventsThrottle
 from storefront.ratelimit import KEY_PREFIX, SYNC_SECONDS, Rate, _tallies, client_key, parse_rate
-from tests.factories import make_merchant, make_product
+from tests.support.factories import make_merchant, make_product
 
 pytestmark = pytest.mark.django_db
 

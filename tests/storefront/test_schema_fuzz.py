@@ -50,7 +50,7 @@ from personalization.services import bucket_policy_update
 from personalization.tokens import shopper_token_issue
 from rendering.models import Video
 from storefront.api import COORDINATE_HEADERS, COUNTRY_HEADERS
-from tests.factories import make_merchant, make_product, make_ready_video
+from tests.support.factories import make_merchant, make_product, make_ready_video
 
 pytestmark = pytest.mark.django_db
 

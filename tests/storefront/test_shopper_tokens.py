@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from catalog.models import ShopperProfile
 from personalization.tokens import shopper_token_read
-from tests.factories import make_merchant
+from tests.support.factories import make_merchant
 
 pytestmark = pytest.mark.django_db
 

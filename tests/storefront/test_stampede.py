@@ -17,7 +17,7 @@ from personalization.services import bucket_policy_update
 from rendering.models import Video
 from scenecart.celery import app
 from tests.conftest import _purge_broker
-from tests.factories import make_merchant, make_product, make_ready_video
+from tests.support.factories import make_merchant, make_product, make_ready_video
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("small_videos")]
 
