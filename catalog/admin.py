@@ -6,7 +6,7 @@ reuse :class:`MerchantScopedAdmin` for their merchant-owned models.
 """
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -33,13 +33,35 @@ from .models import (
 from .selectors import merchant_forget, merchants_for_user
 from .uploads import image_upload_check
 
+_FormField = TypeVar("_FormField", bound=forms.Field)
+
+
+def form_field(form: forms.BaseForm, name: str, kind: type[_FormField]) -> _FormField:
+    """``form.fields[name]`` as the field class the form declares it with, so a form can set
+    the choices or queryset of its own field per request (``form.fields`` is typed as plain
+    fields)."""
+    field = form.fields[name]
+    if not isinstance(field, kind):
+        raise TypeError(
+            f"{type(form).__name__}.{name} is a {type(field).__name__}, not a {kind.__name__}."
+        )
+    return field
+
 
 def _is_member(request: HttpRequest) -> bool:
     user = request.user
     return bool(user.is_active and user.is_staff and merchants_for_user(user=user).exists())
 
 
-class MerchantScopedMixin:
+if TYPE_CHECKING:
+    # What the mixin is mixed into (a ModelAdmin or an inline), so its super() calls and
+    # self.model are checked; at run time it stays a plain mixin.
+    _AdminBase = admin.options.BaseModelAdmin[Any]
+else:
+    _AdminBase = object
+
+
+class MerchantScopedMixin(_AdminBase):
     """Scope an admin (or inline) to the requesting user's merchants.
 
     ``merchant_path`` is the ORM path from the model to its Merchant.
@@ -48,7 +70,7 @@ class MerchantScopedMixin:
     merchant_path = "merchant"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        queryset = super().get_queryset(request)  # type: ignore[misc]
+        queryset = super().get_queryset(request)
         if request.user.is_superuser:
             return queryset
         merchants = merchants_for_user(user=request.user)
@@ -61,10 +83,12 @@ class MerchantScopedMixin:
             return False
         if obj is None:
             return True
-        if not isinstance(obj, self.model):  # type: ignore[attr-defined]
+        if not isinstance(obj, self.model):
             # Django asks an inline about the parent row it is shown on (e.g. the Product of
             # a ProductImage inline): that row is checked against its own merchant.
             merchant_id = obj.pk if isinstance(obj, Merchant) else getattr(obj, "merchant_id", None)
+            if merchant_id is None:  # a row of no merchant belongs to none of the user's
+                return False
             return merchants_for_user(user=request.user).filter(pk=merchant_id).exists()
         return self.get_queryset(request).filter(pk=obj.pk).exists()
 
@@ -94,7 +118,7 @@ class MerchantScopedMixin:
                 kwargs["queryset"] = Product.objects.filter(
                     merchant__in=merchants_for_user(user=request.user)
                 )
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class MerchantScopedAdmin(MerchantScopedMixin, admin.ModelAdmin):
@@ -242,7 +266,7 @@ class ProductImageSourceInline(MerchantScopedMixin, admin.TabularInline):
     model = ProductImageSource
     merchant_path = "product__merchant"
     extra = 0
-    fields = ["position", "url", "state"]
+    fields = ("position", "url", "state")
     readonly_fields = fields
     verbose_name_plural = "Imported images"
 
@@ -269,8 +293,8 @@ class CatalogImportForm(forms.Form):
 
     def __init__(self, *args: Any, merchants: QuerySet[Merchant], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["merchant"]
-        field.queryset = merchants  # type: ignore[attr-defined]
+        field = form_field(self, "merchant", forms.ModelChoiceField)
+        field.queryset = merchants
         if merchants.count() == 1:
             field.initial = merchants.first()
 
@@ -312,8 +336,8 @@ class ProductAdmin(MerchantScopedAdmin):
         }
         return TemplateResponse(request, "admin/catalog/product/import.html", context)
 
-    def get_list_filter(self, request: HttpRequest) -> list[str]:
-        return ["status", "merchant"] if request.user.is_superuser else ["status"]
+    def get_list_filter(self, request: HttpRequest) -> tuple[str, ...]:
+        return ("status", "merchant") if request.user.is_superuser else ("status",)
 
     def save_model(
         self, request: HttpRequest, obj: Product, form: forms.ModelForm, change: bool

@@ -90,7 +90,7 @@ def music_upload_check(content: bytes, *, filename: str) -> CheckedAsset:
     OGG, FLAC, AIFF), recognised by ffmpeg's demuxer, not by the name."""
     _check_size(content, filename=filename, limit=MAX_MUSIC_BYTES, what="a music bed")
     try:
-        with av.open(io.BytesIO(content)) as container:
+        with av.open(io.BytesIO(content), mode="r") as container:
             if not container.streams.audio:
                 raise BrandAssetRefused(f"{filename}: has no audio.")
             if not container.duration or container.duration <= 0:

@@ -88,7 +88,7 @@ def _decode(content: bytes, *, filename: str) -> Image.Image:
     if not content:
         raise ValueError(f"{filename}: the file is empty.")
     try:
-        image = Image.open(io.BytesIO(content))
+        image: Image.Image = Image.open(io.BytesIO(content))
         image.seek(0)  # an animation's first frame
         if image.format == "JPEG" and max(image.size) > 2 * MAX_LONG_SIDE:
             # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: a 24 MP phone photo decodes in a

@@ -10,6 +10,7 @@ touched at all. Image URLs become ``ProductImageSource`` rows fetched by the
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import PurePosixPath
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -84,6 +85,18 @@ def catalog_import(
     return report
 
 
+class _ProductFields(TypedDict):
+    """What an import sets on a product besides its SKU and attributes."""
+
+    title: str
+    description: str
+    price: Decimal
+    currency: str
+    category: str
+    tags: list[str]
+    status: str
+
+
 def _upsert(*, merchant: Merchant, item: ImportedProduct) -> tuple[str, int]:
     attributes = {
         **item.attributes,
@@ -93,7 +106,7 @@ def _upsert(*, merchant: Merchant, item: ImportedProduct) -> tuple[str, int]:
         ],
         **({"link": item.link} if item.link else {}),
     }
-    fields = {
+    fields: _ProductFields = {
         "title": item.title,
         "description": item.description,
         "price": item.price,

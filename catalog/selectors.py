@@ -1,11 +1,16 @@
 """Reads from the catalog."""
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from typing import TYPE_CHECKING
+
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 
 from scenecart.cache import forget, read_through
 
 from .models import Merchant, Product
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class CatalogLookupError(LookupError):
@@ -57,7 +62,7 @@ def products_for_merchant(*, merchant: Merchant, active_only: bool = True) -> Qu
     return products.order_by("title", "sku")
 
 
-def merchants_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Merchant]:
+def merchants_for_user(*, user: "User | AnonymousUser") -> QuerySet[Merchant]:
     """The merchants whose rows this user may see: all for superusers, else their memberships."""
     if not user.is_authenticated:
         return Merchant.objects.none()

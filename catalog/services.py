@@ -2,9 +2,8 @@
 
 import hashlib
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import transaction
 
@@ -22,6 +21,9 @@ from .models import (
 )
 from .selectors import merchant_forget
 from .uploads import image_upload_check
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 def merchant_create(*, name: str, slug: str) -> Merchant:
@@ -51,7 +53,7 @@ def merchant_storefront_update(*, merchant: Merchant, storefront_origins: str) -
 
 
 def membership_grant(
-    *, merchant: Merchant, user: AbstractBaseUser, role: str = Membership.Role.STAFF
+    *, merchant: Merchant, user: "User", role: str = Membership.Role.STAFF
 ) -> Membership:
     membership, _ = Membership.objects.update_or_create(
         merchant=merchant, user=user, defaults={"role": role}
@@ -202,11 +204,12 @@ def product_image_cutout(*, image: ProductImage, force: bool = False) -> Product
     with transaction.atomic():
         locked = ProductImage.objects.select_for_update().select_related("product__merchant")
         image = locked.get(pk=image.pk)
-        made = bool(image.cutout_kind and image.cutout)
-        if made and not force and image.cutout.storage.exists(image.cutout.name):
+        made = image.cutout.name if image.cutout_kind else None
+        if made and not force and image.cutout.storage.exists(made):
             return image
         with image.file.open("rb") as handle:
             content = handle.read()
+        assert image.file.name, "FieldFile.open() refuses a file without a name"
         cutout = make_cutout(content, filename=image.file.name)
         merchant = image.product.merchant
         name = f"products/{merchant.slug}/{image.content_hash[:2]}/{image.content_hash}.cutout.png"

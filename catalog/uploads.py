@@ -154,9 +154,11 @@ def _normalize(image: Image.Image) -> Image.Image:
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
             target = "RGBA" if upright.mode == "RGBA" else "RGB"
-            upright = ImageCms.profileToProfile(
+            converted = ImageCms.profileToProfile(
                 upright, source, ImageCms.createProfile("sRGB"), outputMode=target
             )
+            assert converted is not None, "profileToProfile returns None only with inPlace=True"
+            upright = converted
         except (ImageCms.PyCMSError, OSError, ValueError):
             pass  # a broken profile: the pixels are taken as sRGB
     if upright.mode in ("I;16", "I;16B", "I;16L", "I"):

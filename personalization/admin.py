@@ -1,5 +1,7 @@
 """The bucket policy and the content policy in the merchant workspace."""
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
@@ -39,8 +41,8 @@ class BucketPolicyForm(forms.ModelForm):
             "require_consent", "holdout_percent", "require_approval",
         ]  # fmt: skip
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.initial["approved_buckets"] = "\n".join(self.instance.approved_buckets)
 

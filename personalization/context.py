@@ -7,13 +7,15 @@ the dimensions that are set) is the *bucket*: the name of one video variant.
 
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from django.db.models import TextChoices
 
 from catalog.vocabulary import Aesthetic, Climate, Locale, Season, TimeOfDay
 
 GENERIC_BUCKET = "generic"
+
+_Member = TypeVar("_Member", bound=TextChoices)
 
 
 class ContextError(ValueError):
@@ -62,6 +64,22 @@ class ShopperContext:
         return _parse(text)
 
     @classmethod
+    def from_values(cls, **values: str | None) -> "ShopperContext":
+        """The context of ``dimension=value`` keywords, each value in any spelling ``parse``
+        takes (a stored profile field, a member) or ``None`` for unset.
+
+        Raises :class:`ContextError` naming the first value that is not in its vocabulary.
+        """
+        members = {key: _coerce(key, value) for key, value in values.items() if value is not None}
+        return cls(
+            climate=_narrow(Climate, members.get("climate")),
+            season=_narrow(Season, members.get("season")),
+            time=_narrow(TimeOfDay, members.get("time")),
+            aesthetic=_narrow(Aesthetic, members.get("aesthetic")),
+            locale=_narrow(Locale, members.get("locale")),
+        )
+
+    @classmethod
     def _parse_uncached(cls, text: str) -> "ShopperContext":
         values: dict[str, str] = {}
         if text.strip().lower() == GENERIC_BUCKET:
@@ -85,7 +103,7 @@ class ShopperContext:
             if dimension in values:
                 raise ContextError(f"Context key {dimension!r} is given twice in {text!r}.")
             values[dimension] = value
-        return cls(**{key: _coerce(key, value) for key, value in values.items()})
+        return cls.from_values(**values)
 
     @property
     def bucket(self) -> str:
@@ -134,6 +152,12 @@ def _parse(text: str) -> ShopperContext:
 @lru_cache(maxsize=4096)
 def _bucket_of(context: ShopperContext) -> str:
     return ",".join(f"{name}={value}" for name, value in context.items()) or GENERIC_BUCKET
+
+
+def _narrow(vocabulary: type[_Member], member: TextChoices | None) -> _Member | None:
+    # _coerce answers from the dimension's own vocabulary (_BY_VALUE), so this always holds.
+    assert member is None or isinstance(member, vocabulary), (vocabulary, member)
+    return member
 
 
 def _coerce(dimension: str, value: str) -> TextChoices:

@@ -107,12 +107,19 @@ def scene_plans_for(
     ]
 
 
-def _scripted(plan: ScenePlan, *, script: Script, **lines: str) -> ScenePlan:
-    """The plan showing the script's lines. A writer other than the template adds its identity
-    to the extras, so its segments get keys of their own; the template's plans stay exactly
-    what they always were, and so do their keys."""
+def _scripted(
+    plan: ScenePlan, *, script: Script, caption: str | None = None, subcaption: str
+) -> ScenePlan:
+    """The plan showing the script's lines (``caption`` None: the plan's own). A writer other
+    than the template adds its identity to the extras, so its segments get keys of their own;
+    the template's plans stay exactly what they always were, and so do their keys."""
     extras = {**plan.extras, "script_writer": script.writer} if script.writer else plan.extras
-    return replace(plan, extras=extras, **lines)
+    return replace(
+        plan,
+        extras=extras,
+        caption=plan.caption if caption is None else caption,
+        subcaption=subcaption,
+    )
 
 
 def price_label(*, price: Decimal, currency: str, locale: str) -> str:
@@ -195,7 +202,7 @@ def scene_plan(
     *, product: Product, context: ShopperContext, brand_colors: tuple[str, str], seconds: float
 ) -> ScenePlan:
     subject = _subject(product)
-    look = CLIMATE_LOOKS.get(context.climate) if context.climate else None  # type: ignore[arg-type]
+    look = CLIMATE_LOOKS.get(context.climate) if context.climate else None
     if look is None:
         primary, secondary = brand_colors
         look = Look(
@@ -282,11 +289,11 @@ def _hex(rgb: tuple[float, float, float]) -> str:
 
 
 def _mix(color: str, other: str, amount: float) -> str:
-    a, b = _rgb(color), _rgb(other)
-    return _hex(tuple(x + (y - x) * amount for x, y in zip(a, b, strict=True)))  # type: ignore[arg-type]
+    (r, g, b), (r2, g2, b2) = _rgb(color), _rgb(other)
+    return _hex((r + (r2 - r) * amount, g + (g2 - g) * amount, b + (b2 - b) * amount))
 
 
 def _saturate(color: str) -> str:
     r, g, b = _rgb(color)
     mean = (r + g + b) / 3
-    return _hex(tuple(mean + (c - mean) * 1.6 for c in (r, g, b)))  # type: ignore[arg-type]
+    return _hex((mean + (r - mean) * 1.6, mean + (g - mean) * 1.6, mean + (b - mean) * 1.6))

@@ -65,7 +65,7 @@ def policy_for(*, merchant: Merchant) -> Policy:
     """The merchant's policy (cached; ``bucket_policy_update`` drops the entry). A merchant that
     never set one counts climate and aesthetic, renders only the generic video on demand, and
     takes no hints from the page."""
-    return read_through(  # type: ignore[return-value]
+    return read_through(
         _cache_key(merchant.pk),
         ttl=POLICY_CACHE_SECONDS,
         load=lambda: _policy_from_row(BucketPolicy.objects.filter(merchant=merchant).first()),

@@ -109,10 +109,10 @@ def context_for_profile(profile: ShopperProfile) -> ShopperContext:
     climate = profile.climate or (
         COUNTRY_CLIMATE[profile.country][0] if profile.country in COUNTRY_CLIMATE else None
     )
-    return ShopperContext(
-        climate=climate or None,  # type: ignore[arg-type]
-        aesthetic=profile.aesthetic or None,  # type: ignore[arg-type]
-        locale=profile.locale or None,  # type: ignore[arg-type]
+    return ShopperContext.from_values(
+        climate=climate or None,
+        aesthetic=profile.aesthetic or None,
+        locale=profile.locale or None,
     )
 
 

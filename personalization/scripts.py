@@ -98,7 +98,7 @@ class TemplateWriter:
     """Today's lines, from the product's own text and the context's climate."""
 
     def write(self, *, product: Product, context: ShopperContext) -> Script:
-        look = CLIMATE_LOOKS.get(context.climate) if context.climate else None  # type: ignore[arg-type]
+        look = CLIMATE_LOOKS.get(context.climate) if context.climate else None
         return Script(
             claim=claim_for(product),
             caption=product.title,
@@ -371,7 +371,7 @@ def _build_writer() -> ScriptWriter:
             f"SCENECART_SCRIPT_WRITER has options {writer_class.__name__} does not take: "
             f"{', '.join(unknown)}."
         )
-    return writer_class(**options)  # type: ignore[no-any-return]
+    return writer_class(**options)
 
 
 @receiver(setting_changed)

@@ -166,7 +166,7 @@ def _weather_code_from_open_meteo(*, latitude: float, longitude: float) -> int |
         # (connect, read): the whole wait is bounded even when the host does not answer at all.
         # One budget for connecting (with TLS) and reading together: a (connect, read) tuple
         # would allow twice the setting.
-        response = _session.get(url, params=params, timeout=Timeout(total=timeout))
+        response = _session.get(url, params=params, timeout=Timeout(total=timeout))  # type: ignore[arg-type]  # requests takes a urllib3 Timeout (HTTPAdapter.send documents it), its annotations leave it out
     except requests.Timeout:
         logger.info("Weather lookup at %s,%s timed out after %ss", latitude, longitude, timeout)
         return None

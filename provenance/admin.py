@@ -90,8 +90,10 @@ class SigningCertificateAdmin(MerchantScopedAdmin):
     list_display = ["merchant", "subject", "not_after", "updated_at"]
     readonly_fields = ["subject", "not_after", "updated_at"]
 
-    def get_fields(self, request: HttpRequest, obj: SigningCertificate | None = None) -> list[str]:
-        return ["merchant", *(self.readonly_fields if obj else []), "chain_file", "key_file"]
+    def get_fields(
+        self, request: HttpRequest, obj: SigningCertificate | None = None
+    ) -> tuple[str, ...]:
+        return ("merchant", *(self.readonly_fields if obj else ()), "chain_file", "key_file")
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: SigningCertificate | None = None

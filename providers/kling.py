@@ -16,6 +16,7 @@ import requests
 from videokit.job import RenderJob
 
 from .remote import (
+    FailureKind,
     ImageLimits,
     JobStatus,
     ProviderFailure,
@@ -127,7 +128,8 @@ class KlingBackend(RemoteBackend):
         return self._status(answer)
 
     def webhook(self, body: Mapping[str, Any], headers: Mapping[str, str]) -> tuple[str, JobStatus]:
-        data = body.get("data") if isinstance(body.get("data"), dict) else body
+        inner = body.get("data")
+        data = inner if isinstance(inner, dict) else body
         return str(data.get("task_id", "")), self._status({"data": data})
 
     def _status(self, answer: Mapping[str, Any]) -> JobStatus:
@@ -142,7 +144,7 @@ class KlingBackend(RemoteBackend):
             return JobStatus("succeeded", output_url=videos[0]["url"])
         if state == "failed":
             message = data.get("task_status_msg") or "the task failed"
-            kind = "moderation" if _sounds_like_moderation(message) else "invalid"
+            kind: FailureKind = "moderation" if _sounds_like_moderation(message) else "invalid"
             return JobStatus("failed", failure=self.failure(kind, message))
         return JobStatus("running")
 

@@ -19,6 +19,7 @@ import requests
 from videokit.job import RenderJob
 
 from .remote import (
+    FailureKind,
     ImageLimits,
     JobStatus,
     ProviderFailure,
@@ -149,7 +150,8 @@ class LumaBackend(RemoteBackend):
         if state == "failed":
             reason = str(answer.get("failure_reason") or "the generation failed")
             text = reason.lower()
-            kind = "moderation" if any(word in text for word in MODERATION_WORDS) else "invalid"
+            moderated = any(word in text for word in MODERATION_WORDS)
+            kind: FailureKind = "moderation" if moderated else "invalid"
             return JobStatus("failed", failure=self.failure(kind, reason))
         # queued, dreaming, and any state Luma adds later: keep polling.
         return JobStatus("running")

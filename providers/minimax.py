@@ -205,7 +205,7 @@ class MiniMaxBackend(RemoteBackend):
             message = str(base.get("status_msg") or "")
             if not message or message.lower() == "success":
                 message = "MiniMax could not make the video"
-            kind = "moderation" if _sounds_like_moderation(message) else "invalid"
+            kind: FailureKind = "moderation" if _sounds_like_moderation(message) else "invalid"
             return JobStatus("failed", failure=self.failure(kind, message))
         # Preparing, Queueing, Processing, and any status MiniMax adds later: keep polling.
         return JobStatus("running")

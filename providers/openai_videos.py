@@ -17,6 +17,7 @@ from PIL import Image, ImageOps
 from videokit.job import RenderJob
 
 from .remote import (
+    FailureKind,
     ImageLimits,
     JobStatus,
     ProviderFailure,
@@ -120,7 +121,9 @@ class OpenAIVideosBackend(RemoteBackend):
             error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
             code = str(error.get("code") or "") or None
             message = str(error.get("message") or "the video failed")
-            kind = "moderation" if _sounds_like_moderation(code, message) else "invalid"
+            kind: FailureKind = (
+                "moderation" if _sounds_like_moderation(code, message) else "invalid"
+            )
             return JobStatus("failed", failure=self.failure(kind, message, code=code))
         # queued, in_progress, and any status a compatible deployment adds: keep polling.
         return JobStatus("running", progress=fraction)

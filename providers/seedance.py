@@ -17,6 +17,7 @@ import requests
 from videokit.job import RenderJob
 
 from .remote import (
+    FailureKind,
     ImageLimits,
     JobStatus,
     ProviderFailure,
@@ -106,7 +107,8 @@ class SeedanceBackend(RemoteBackend):
         if response.status_code < 400:
             return None
         error = body.get("error") if isinstance(body, dict) else None
-        code = str(error.get("code") or "") if isinstance(error, dict) else ""
+        error = error if isinstance(error, dict) else {}
+        code = str(error.get("code") or "")
         if code:
             message = str(error.get("message") or code)
             extra = {"status": response.status_code, "code": code}
@@ -197,7 +199,7 @@ class SeedanceBackend(RemoteBackend):
             code = str(error.get("code") or "")
             message = str(error.get("message") or "the task failed")
             moderated = MODERATION_MARK in code or _sounds_like_moderation(message)
-            kind = "moderation" if moderated else "invalid"
+            kind: FailureKind = "moderation" if moderated else "invalid"
             return JobStatus("failed", failure=self.failure(kind, message, code=code or None))
         if state == "expired":
             # The task waited in Ark's queue past its deadline and never ran: nothing is wrong

@@ -19,10 +19,10 @@ The flow, the same from the admin and from ``generate_videos``:
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
@@ -37,6 +37,9 @@ from .models import BulkItem, BulkJob, Segment, Video
 from .profiles import profile_for
 from .selectors import merchant_spend_this_month
 from .services import SegmentSpec, recipe_key, segment_specs, video_request
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -270,7 +273,7 @@ def bulk_job_create(
     aspects: list[str],
     backend: str,
     estimate: GenerationEstimate | None = None,
-    created_by: AbstractBaseUser | None = None,
+    created_by: "User | AnonymousUser | None" = None,
     submit: bool = True,
 ) -> BulkJob:
     """Record a confirmed bulk generation and queue its submission (``submit=False``: the

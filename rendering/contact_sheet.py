@@ -287,7 +287,7 @@ def _still_backend() -> StillBackend:
             f"SCENECART_BACKENDS[{LOCAL_BACKEND!r}] cannot draw stills: contact sheets need "
             f"the local compositor there."
         )
-    return backend  # type: ignore[no-any-return]
+    return backend
 
 
 def _scene_plan(
@@ -306,7 +306,9 @@ def _assets(*, product: Product, brand_kit: BrandKit | None) -> RenderAssets:
     if image is not None:
         # A cut-out whose file went missing falls back to the photo rather than failing.
         use_cutout = bool(
-            image.cutout_kind and image.cutout and image.cutout.storage.exists(image.cutout.name)
+            image.cutout_kind
+            and image.cutout.name
+            and image.cutout.storage.exists(image.cutout.name)
         )
         photo = stored_bytes(image.cutout if use_cutout else image.file)
         hashes["product_image"] = image.cutout_hash if use_cutout else image.content_hash
@@ -319,7 +321,12 @@ def _assets(*, product: Product, brand_kit: BrandKit | None) -> RenderAssets:
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.load_default(size=size)  # type: ignore[return-value]
+    font = ImageFont.load_default(size=size)
+    # Pillow falls back to a bitmap font only when built without FreeType, and the labels
+    # need FreeType (anchors, lengths for fit_text).
+    if not isinstance(font, ImageFont.FreeTypeFont):
+        raise ImproperlyConfigured("Pillow is built without FreeType: contact sheets need it.")
+    return font
 
 
 def _draw_labels(

@@ -148,9 +148,9 @@ def storage_by_merchant() -> dict[str, dict[str, Any]]:
     for slug, *names in BrandKit.objects.values_list("merchant__slug", "logo", "font", "music"):
         rows.append((slug, "brand_assets", tuple(names)))
 
-    for slug, kind, names in rows:
+    for slug, kind, stored in rows:
         entry = report[slug]
-        for name in names:
+        for name in stored:
             if not name:
                 continue
             try:
@@ -174,7 +174,7 @@ def _segment_file_names(segment: Segment) -> set[str]:
     """The row's file and the name a render stores it under: a render that crashed after
     storing (or a FAILED row) leaves the file without the row naming it."""
     names = {_segment_canonical_name(segment.key)}
-    if segment.file:
+    if segment.file.name:
         names.add(segment.file.name)
     return names
 

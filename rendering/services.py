@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.files import File
@@ -54,6 +54,9 @@ from .routing import merchant_backend, routing_for
 from .selectors import product_variants_forget, videos_waiting_for
 from .video_provenance import sign_video
 from .voice import voice_bed
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 logger = logging.getLogger(__name__)
 
@@ -218,7 +221,8 @@ def segment_ensure(*, spec: SegmentSpec, merchant_id: int) -> Segment:
 def segment_enqueue(segments: Iterable[Segment]) -> None:
     """Queue renders for these segments once the surrounding transaction commits: the local
     renderer's on ``render.local``, a provider's submission on ``render.remote``."""
-    local, remote = [], []
+    local: list[int] = []
+    remote: list[int] = []
     for segment in segments:
         (remote if is_remote(segment.backend) else local).append(segment.pk)
     dispatch.render_segments(local)
@@ -494,7 +498,7 @@ def video_assemble(*, video: Video) -> Video:
         with tempfile.TemporaryDirectory(prefix="scenecart-video-") as workdir:
             work = Path(workdir)
             local_parts = [
-                _local_copy(p.segment.file.name, work / f"part{p.position}.mp4") for p in parts
+                _local_copy(_segment_file(p.segment), work / f"part{p.position}.mp4") for p in parts
             ]
             out_path = work / "video.mp4"
             bed = _music_bed(video=video, seconds=expected, workdir=work)
@@ -607,7 +611,7 @@ def _music_bed(*, video: Video, seconds: float, workdir: Path) -> Path:
     the merchant's own music fitted to the length, else Scenecart's bed for the aesthetic."""
     kit = BrandKit.objects.filter(merchant_id=video.product.merchant_id).first()
     millis = round(seconds * 1000)
-    if kit is not None and kit.music and kit.music_hash:
+    if kit is not None and kit.music.name and kit.music_hash:
         name = f"audio/{video.product.merchant.slug}/{kit.music_hash[:16]}-{millis}ms.m4a"
         source = _local_copy(kit.music.name, workdir / "music-source")
     else:
@@ -634,7 +638,7 @@ def segment_export(*, segment: Segment, out_path: Path) -> Path:
         )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     partial = out_path.with_name(f".{out_path.name}.part")
-    with default_storage.open(segment.file.name, "rb") as source, partial.open("wb") as target:
+    with default_storage.open(_segment_file(segment), "rb") as source, partial.open("wb") as target:
         shutil.copyfileobj(source, target, length=1024 * 1024)
     partial.replace(out_path)
     return out_path
@@ -711,6 +715,13 @@ def _store(path: Path, name: str) -> str:
         return default_storage.save(name, File(handle, name=Path(name).name))
 
 
+def _segment_file(segment: Segment) -> str:
+    """The storage name of a READY segment's file (a segment is READY once its file is stored)."""
+    if not segment.file.name:
+        raise MediaError(f"Segment {segment.key[:12]} is ready but has no file.")
+    return segment.file.name
+
+
 def _local_copy(name: str, dest: Path) -> Path:
     """A local path for a stored file: the file itself on local storage, else a download."""
     try:
@@ -729,7 +740,7 @@ class ReviewError(ValueError):
     """A review that cannot be applied to the variant as it stands; the message says why."""
 
 
-def video_approve(*, video: Video, user: Any = None) -> Video:
+def video_approve(*, video: Video, user: "User | AnonymousUser | None" = None) -> Video:
     """Approve a READY variant's pixels: where the merchant requires approval, the storefront
     serves it from now on."""
     with transaction.atomic():
@@ -746,7 +757,9 @@ def video_approve(*, video: Video, user: Any = None) -> Video:
     return video_publication_sync(video=video)
 
 
-def video_reject(*, video: Video, note: str = "", user: Any = None) -> Video:
+def video_reject(
+    *, video: Video, note: str = "", user: "User | AnonymousUser | None" = None
+) -> Video:
     """Reject a variant and re-render its personalized scene with the next seed.
 
     The shared shots (opening, offer, closing) are kept: they are the same in every variant

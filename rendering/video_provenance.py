@@ -163,6 +163,8 @@ def video_resign(*, video: Video) -> None:
     record): files signed before a change to the record carry the old one inside them. The
     stored file is replaced whole (local: renamed over; S3: one PUT)."""
     name = video.file.name
+    if not name:
+        raise ValueError(f"Video {video.pk} has no file to sign.")
     try:
         path = Path(default_storage.path(name))
     except NotImplementedError:
@@ -183,20 +185,19 @@ def video_manifest(*, video: Video) -> dict[str, Any]:
     """``read_manifest`` of a video's stored file without the full manifest, cached: the public
     page must not hash a whole MP4 from storage on every view. The key names the file and
     when it was made, so a re-assembled (re-signed) file is read afresh."""
-    if not video.file:
+    name = video.file.name
+    if not name:
         return _without_manifest(manifest_summary(state="missing"))
     stamp = video.ready_at.timestamp() if video.ready_at else 0
-    name_hash = hashlib.sha256(video.file.name.encode()).hexdigest()[:16]
+    name_hash = hashlib.sha256(name.encode()).hexdigest()[:16]
 
     def load() -> dict[str, Any] | None:
         try:
-            with default_storage.open(video.file.name, "rb") as stream:
+            with default_storage.open(name, "rb") as stream:
                 return _without_manifest(read_manifest(stream))
         except OSError:
             # Not cached: storage may answer next time.
-            logger.exception(
-                "Cannot read video %s (%s) for its manifest", video.pk, video.file.name
-            )
+            logger.exception("Cannot read video %s (%s) for its manifest", video.pk, name)
             return None
 
     summary = read_through(

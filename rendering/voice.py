@@ -149,7 +149,7 @@ def _build_voice() -> SpeechBackend | None:
             f"SCENECART_VOICE has options {backend_class.__name__} does not take: "
             f"{', '.join(unknown)}."
         )
-    return backend_class(**options)  # type: ignore[no-any-return]
+    return backend_class(**options)
 
 
 @receiver(setting_changed)

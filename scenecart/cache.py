@@ -10,7 +10,7 @@ change made in this one at once (``forget`` drops both levels).
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from django.conf import settings
 from django.core.cache import cache
@@ -25,7 +25,7 @@ _MISSING = object()
 _local: dict[str, tuple[float, object]] = {}
 
 
-def read_through(key: str, *, ttl: int, load: Callable[[], T | None]) -> T | None:
+def read_through(key: str, *, ttl: int, load: Callable[[], T]) -> T:
     """The value under ``key``: from this process's memo, else the shared cache, else
     ``load()`` (stored for ``ttl`` seconds unless it is ``None``). ``ttl=0`` always loads."""
     if not ttl:
@@ -33,19 +33,21 @@ def read_through(key: str, *, ttl: int, load: Callable[[], T | None]) -> T | Non
     now = time.monotonic()
     hit = _local.get(key)
     if hit is not None and hit[0] > now:
-        return hit[1]  # type: ignore[return-value]
+        # One memo for every key, but a key only ever holds what its own load() returned.
+        return cast(T, hit[1])
     value = cache.get(key, _MISSING)
     if value is _MISSING:
-        value = load()
-        if value is None:
-            return None
-        cache.set(key, value, ttl)
+        loaded = load()
+        if loaded is None:
+            return loaded  # not stored: the next read asks load() again
+        cache.set(key, loaded, ttl)
+        value = loaded
     local_ttl = settings.SCENECART_LOCAL_CACHE_SECONDS
     if local_ttl:
         if len(_local) >= MAX_LOCAL_ENTRIES:
             _local.clear()
         _local[key] = (now + min(local_ttl, ttl), value)
-    return value  # type: ignore[return-value]
+    return value
 
 
 def forget(key: str) -> None:

@@ -74,8 +74,9 @@ def check_voice(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                 id="scenecart.E004",
             )
         ]
-    voice = settings.SCENECART_VOICE or {}
-    if provider == "elevenlabs" and not voice.get("OPTIONS", {}).get("voice"):
+    voice = settings.SCENECART_VOICE
+    options = voice.get("OPTIONS", {}) if voice else {}
+    if provider == "elevenlabs" and not options.get("voice"):
         return [
             Error(
                 "SCENECART_VOICE_PROVIDER=elevenlabs needs SCENECART_VOICE_NAME (the voice id).",

@@ -219,10 +219,10 @@ def _lift_context(lift: Lift, holdout_percent: int) -> dict[str, Any]:
 class VariantStatsAdmin(MerchantScopedAdmin):
     """Read-only: the list is the Analytics page; a single row opens as a read-only form."""
 
-    fields = [
+    fields = (
         "merchant", "video", "day", "holdout", "impressions", "plays", "progress_25",
         "progress_50", "progress_75", "completes", "clicks",
-    ]  # fmt: skip
+    )  # fmt: skip
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:

@@ -8,6 +8,7 @@ on an approved variant queues its render once and answers at once with the best 
 
 import hmac
 import uuid
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -23,8 +24,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import JSONParser
-from rest_framework.renderers import JSONRenderer
+from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -79,13 +80,15 @@ class JSONOnly(BaseContentNegotiation):
     """The lookup speaks JSON only; skipping the parse of the Accept header is measurable on
     the storefront's hot path (DRF's documented "ignore client content negotiation")."""
 
-    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
-        return parsers[0] if parsers else None
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
 
     def select_renderer(
-        self, request: Request, renderers: list[Any], format_suffix: str | None = None
-    ) -> tuple[Any, str]:
-        return renderers[0], renderers[0].media_type
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        # The view declares its renderers: there is always a first one.
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 class EventsThrottle(AnonRateThrottle):
@@ -102,7 +105,7 @@ def _throttle_rates_follow_settings(*, setting: str, **kwargs: object) -> None:
     so a changed ``REST_FRAMEWORK`` (override_settings in tests) never reached the throttles
     (encode/django-rest-framework#6030). DRF's own receiver has reloaded its settings by now."""
     if setting == "REST_FRAMEWORK":
-        SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+        SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES  # type: ignore[assignment]  # the very assignment DRF's throttling.py makes; djangorestframework-stubs types the two dicts differently
 
 
 class BoundedJSONParser(JSONParser):
@@ -119,7 +122,7 @@ class BoundedJSONParser(JSONParser):
         self,
         stream: Any,
         media_type: str | None = None,
-        parser_context: dict[str, Any] | None = None,
+        parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
         too_deep = exceptions.ParseError(
             f"JSON nested too deeply: more than {self.max_depth} levels of arrays and objects."
@@ -516,7 +519,7 @@ class EventsView(APIView):
         return response
 
     @extend_schema(exclude=True)
-    def options(self, request: Request, *args: object, **kwargs: object) -> Response:
+    def options(self, request: Request, *args: object, **kwargs: object) -> Response:  # type: ignore[override]  # DRF hands views its Request, not an HttpRequest; the stubs' APIView.options carries the same ignore
         """CORS preflight (for application/json posts): the merchant is in the body, which a
         preflight does not carry, so any merchant's storefront origin passes here and the
         POST itself is checked against its own merchant."""

@@ -9,9 +9,10 @@ probed.
 """
 
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import SuspiciousFileOperation
 from django.http import FileResponse, Http404, HttpRequest
 from django.utils._os import safe_join
@@ -20,6 +21,9 @@ from django.views.decorators.http import require_safe
 from catalog.selectors import merchants_for_user
 from rendering.models import Segment
 from scenecart.storage import is_open, media_headers
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 # Prefixes whose second part is the merchant's slug: brand/<slug>/…, videos/<slug>/…
 MERCHANT_PREFIXES = ("brand", "videos", "contact-sheets", "audio/voice")
@@ -49,7 +53,7 @@ def serve_media(request: HttpRequest, path: str) -> FileResponse:
     return response
 
 
-def _may_read(user: AbstractBaseUser | AnonymousUser, name: str) -> bool:
+def _may_read(user: "User | AnonymousUser", name: str) -> bool:
     """Whether a signed-in user may read a private file: a member of the merchant it belongs
     to, or the operator."""
     if not user.is_authenticated or not user.is_staff:

@@ -365,6 +365,8 @@ def _embeddable(request: HttpRequest, url: str) -> tuple[Product, str] | None:
 def _fit(profile: OutputProfile, max_width: int | None, max_height: int | None) -> tuple[int, int]:
     """The player's size: the aspect's shape at OEMBED_LONG_SIDE, shrunk to fit the maxima."""
     ratio = profile.width / profile.height
+    width: float
+    height: float
     if ratio >= 1:
         width, height = OEMBED_LONG_SIDE, OEMBED_LONG_SIDE / ratio
     else:

@@ -4,10 +4,12 @@ Every read is one aggregate query over ``VariantStats`` for one merchant and an 
 period of days, however many days and variants that covers.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from catalog.models import Merchant
@@ -117,7 +119,9 @@ def _sums(prefix: str, condition: Q | None = None) -> dict[str, Coalesce]:
     return {f"{prefix}{name}": Coalesce(Sum(name, filter=condition), 0) for name in _COUNTERS}
 
 
-def _funnel(values: dict[str, int], prefix: str) -> Funnel:
+# The rows below carry the sums under names made at run time (``_sums``), which django-stubs
+# cannot see in a values() row: they are read as plain mappings.
+def _funnel(values: Mapping[str, Any], prefix: str) -> Funnel:
     return Funnel(**{name: values[f"{prefix}{name}"] for name in _COUNTERS})
 
 
@@ -134,7 +138,9 @@ def variant_analytics(*, merchant: Merchant, since: date, until: date) -> list[V
             "video__aspect",
         )
         .annotate(**_sums("total_"), **_sums("personalized_", _PERSONALIZED))
-        .order_by("-total_impressions", "video__product__title", "video__bucket", "video__aspect")
+        .order_by(
+            F("total_impressions").desc(), "video__product__title", "video__bucket", "video__aspect"
+        )
     )
     return [
         VariantRow(
@@ -153,7 +159,7 @@ def variant_analytics(*, merchant: Merchant, since: date, until: date) -> list[V
 def daily_totals(*, merchant: Merchant, since: date, until: date) -> list[DayRow]:
     """Impressions, plays and clicks of every day in ``since``..``until``, days without
     playback included as zeros, so a chart's x axis is the calendar."""
-    found = {
+    found: dict[date, Mapping[str, Any]] = {
         row["day"]: row
         for row in _stats(merchant=merchant, since=since, until=until)
         .values("day")

@@ -11,7 +11,7 @@ MAX_EVENTS_PER_BATCH = 100
 
 class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField(help_text="What was wrong, naming the field or value.")
-    fields = serializers.DictField(
+    fields = serializers.DictField(  # type: ignore[assignment]  # DRF's metaclass takes declared fields off the class: this is the body's "fields", not Serializer.fields
         child=serializers.CharField(),
         required=False,
         help_text="Per-field messages, e.g. {'events[2].quartile': '...'}.",
@@ -49,7 +49,7 @@ class VideoLookupSerializer(serializers.Serializer):
     holdout = serializers.BooleanField(
         help_text="The shopper is in the merchant's holdout share and gets the generic video."
     )
-    source = serializers.ChoiceField(
+    source = serializers.ChoiceField(  # type: ignore[assignment]  # DRF's metaclass takes declared fields off the class: this is the body's "source", not Field.source
         choices=["profile", "hints", "signals", "none"],
         help_text="Where the shopper's context came from (none: no consent, or held out).",
     )
@@ -88,7 +88,7 @@ class EventSerializer(serializers.Serializer):
 
 class EventBatchSerializer(serializers.Serializer):
     merchant = serializers.SlugField()
-    events = EventSerializer(many=True, allow_empty=False, max_length=MAX_EVENTS_PER_BATCH)
+    events = EventSerializer(many=True, allow_empty=False, max_length=MAX_EVENTS_PER_BATCH)  # type: ignore[call-arg]  # many=True makes a ListSerializer, which takes max_length; the stubs' Serializer.__init__ lacks it
 
 
 class EventsAcceptedSerializer(serializers.Serializer):

@@ -1,7 +1,9 @@
 """Writes of the storefront: playback events into per-variant counters."""
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from datetime import date
+from typing import NotRequired, TypedDict
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -12,8 +14,8 @@ from rendering.models import Video
 
 from .models import VariantStats
 
-# The counter each event adds one to.
-EVENT_COUNTERS = {
+# The counter each event adds one to, by (type, quartile).
+EVENT_COUNTERS: dict[tuple[str, int | None], str] = {
     ("impression", None): "impressions",
     ("play", None): "plays",
     ("progress", 25): "progress_25",
@@ -24,8 +26,17 @@ EVENT_COUNTERS = {
 }
 
 
+class PlaybackEvent(TypedDict):
+    """One event as ``storefront.serializers.EventSerializer`` validates it."""
+
+    type: str
+    video: int
+    quartile: NotRequired[int]  # progress events only
+    holdout: NotRequired[bool]
+
+
 def playback_events_record(
-    *, merchant: Merchant, events: Iterable[Mapping[str, object]]
+    *, merchant: Merchant, events: Iterable[PlaybackEvent]
 ) -> tuple[int, list[dict[str, object]]]:
     """Count validated events (``type``, ``video``, ``quartile``, ``holdout``) into today's
     ``VariantStats`` rows. Returns (accepted, rejected): an event naming a video that is not
@@ -36,21 +47,21 @@ def playback_events_record(
     batch = list(events)
     own = set(
         Video.objects.filter(
-            pk__in={int(e["video"]) for e in batch},  # type: ignore[call-overload]
+            pk__in={int(e["video"]) for e in batch},
             product__merchant=merchant,
         ).values_list("pk", flat=True)
     )
     counts: dict[tuple[int, bool], Counter[str]] = {}
     rejected: list[dict[str, object]] = []
     for index, event in enumerate(batch):
-        video_id = int(event["video"])  # type: ignore[call-overload]
+        video_id = int(event["video"])
         if video_id not in own:
             rejected.append(
                 {"index": index, "error": f"Video {video_id} is not one of {merchant.slug!r}'s."}
             )
             continue
         quartile = event.get("quartile") if event["type"] == "progress" else None
-        counter = EVENT_COUNTERS[(str(event["type"]), quartile)]  # type: ignore[index]
+        counter = EVENT_COUNTERS[(str(event["type"]), quartile)]
         counts.setdefault((video_id, bool(event.get("holdout"))), Counter())[counter] += 1
     day = timezone.now().date()
     for (video_id, holdout), added in counts.items():
@@ -59,7 +70,7 @@ def playback_events_record(
 
 
 def _add(
-    *, merchant: Merchant, video_id: int, day: object, holdout: bool, added: Counter[str]
+    *, merchant: Merchant, video_id: int, day: date, holdout: bool, added: Counter[str]
 ) -> None:
     row = VariantStats.objects.filter(video_id=video_id, day=day, holdout=holdout)
     if row.update(**{name: F(name) + n for name, n in added.items()}):

@@ -5,7 +5,7 @@ because that ffmpeg build comes without ffprobe.
 """
 
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
@@ -84,7 +84,8 @@ def frame_writer(
 
 
 class FrameSink:
-    def __init__(self, writer: object, profile: OutputProfile) -> None:
+    def __init__(self, writer: Generator[object, bytes, object], profile: OutputProfile) -> None:
+        # The primed generator imageio_ffmpeg.write_frames returns: each send() is one frame.
         self._writer = writer
         chroma = ((profile.width + 1) // 2) * ((profile.height + 1) // 2)
         self._size = profile.width * profile.height + 2 * chroma
@@ -93,7 +94,7 @@ class FrameSink:
     def write(self, frame: bytes) -> None:
         if len(frame) != self._size:
             raise MediaError(f"frame has {len(frame)} bytes, expected {self._size} (yuv420p)")
-        self._writer.send(frame)  # type: ignore[attr-defined]
+        self._writer.send(frame)
         self.frames += 1
 
 

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils.cache import patch_cache_control
 
-from catalog.admin import MerchantScopedAdmin
+from catalog.admin import MerchantScopedAdmin, form_field
 from catalog.models import Merchant, Product
 from catalog.selectors import merchants_for_user, products_for_merchant
 from personalization.context import GENERIC_BUCKET, ContextError
@@ -57,21 +57,24 @@ class GenerationForm(forms.Form):
 
     def __init__(self, *args: Any, merchants: QuerySet[Merchant], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["merchant"].queryset = merchants  # type: ignore[attr-defined]
+        form_field(self, "merchant", forms.ModelChoiceField).queryset = merchants
         merchant = self._merchant(merchants)
         approved = policy_for(merchant=merchant).approved if merchant else frozenset()
         buckets = [GENERIC_BUCKET, *sorted(approved)]
-        self.fields["contexts"].choices = [(b, b) for b in buckets]  # type: ignore[attr-defined]
+        form_field(self, "contexts", forms.MultipleChoiceField).choices = [(b, b) for b in buckets]
         self.fields["contexts"].initial = buckets
-        self.fields["aspects"].choices = [(a, a) for a in settings.SCENECART_PROFILES]  # type: ignore[attr-defined]
-        self.fields["backend"].choices = [(a, a) for a in backend_aliases()]  # type: ignore[attr-defined]
+        aspects = [(a, a) for a in settings.SCENECART_PROFILES]
+        form_field(self, "aspects", forms.MultipleChoiceField).choices = aspects
+        backends = [(a, a) for a in backend_aliases()]
+        form_field(self, "backend", forms.ChoiceField).choices = backends
         self.fields["backend"].initial = settings.SCENECART_DEFAULT_BACKEND
 
     def _merchant(self, merchants: QuerySet[Merchant]) -> Merchant | None:
         raw = self.data.get("merchant") if self.is_bound else self.initial.get("merchant")
         if isinstance(raw, Merchant):
             return raw
-        return merchants.filter(pk=raw).first() if str(raw or "").isdigit() else None
+        text = str(raw or "")
+        return merchants.filter(pk=text).first() if text.isdigit() else None
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -183,7 +186,7 @@ class BulkJobAdmin(MerchantScopedAdmin):
                         messages.SUCCESS,
                     )
                     return redirect("admin:rendering_bulkjob_progress", job.pk)
-        ids = form["products"].value() or ""
+        selected = form["products"].value() or ""
         context = {
             **self.admin_site.each_context(request),
             "title": "Generate videos",
@@ -191,8 +194,8 @@ class BulkJobAdmin(MerchantScopedAdmin):
             "form": form,
             "estimate": estimate,
             "scope": (
-                f"{len([i for i in str(ids).split(',') if i])} selected products"
-                if ids
+                f"{len([i for i in str(selected).split(',') if i])} selected products"
+                if selected
                 else "the whole catalog (every active product)"
             ),
             "wall": human_duration(estimate.wall_seconds) if estimate else "",

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 
-from catalog.admin import MerchantScopedAdmin
+from catalog.admin import MerchantScopedAdmin, form_field
 
 from ..backends import aliases as backend_aliases
 from ..models import (
@@ -53,11 +53,13 @@ class RenderRoutingForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["default_backend"].choices = _backend_choices(  # type: ignore[attr-defined]
+        form_field(self, "default_backend", forms.ChoiceField).choices = _backend_choices(
             f"The installation's default ({settings.SCENECART_DEFAULT_BACKEND})"
         )
         for kind in SEGMENT_KINDS:
-            self.fields[kind].choices = _backend_choices("The default above")  # type: ignore[attr-defined]
+            form_field(self, kind, forms.ChoiceField).choices = _backend_choices(
+                "The default above"
+            )
         row = self.instance
         if row.pk:
             self.initial.update(
@@ -146,7 +148,7 @@ class ProviderKeyForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         remote = [a for a in backend_aliases() if a != "local"]
-        self.fields["backend"].choices = [(a, a) for a in remote]  # type: ignore[attr-defined]
+        form_field(self, "backend", forms.ChoiceField).choices = [(a, a) for a in remote]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -24,11 +24,11 @@ class SegmentAdmin(MerchantScopedAdmin):
     list_filter = ["status", "kind", "backend"]
     ordering = ["-created_at"]
     search_fields = ["key"]
-    readonly_fields = [
+    readonly_fields = (
         "key", "merchant", "kind", "backend", "backend_version", "plan", "inputs", "profile",
         "status", "file", "duration", "error", "attempts", "claimed_at", "rendered_at",
         "render_seconds", "created_at",
-    ]  # fmt: skip
+    )  # fmt: skip
     fields = readonly_fields
 
     @admin.display(description="Key")

@@ -28,7 +28,7 @@ class VideoSegmentInline(admin.TabularInline):
     model = VideoSegment
     extra = 0
     can_delete = False
-    fields = ["position", "segment", "segment_status"]
+    fields = ("position", "segment", "segment_status")
     readonly_fields = fields
 
     @admin.display(description="Status")
@@ -47,11 +47,11 @@ class VideoAdmin(MerchantScopedAdmin):
     ordering = ["-updated_at"]
     actions = ["approve_selected"]
     search_fields = ["product__sku", "product__title", "bucket"]
-    readonly_fields = [
+    readonly_fields = (
         "product", "bucket", "aspect", "backend", "recipe_key", "status", "player", "file",
         "poster", "duration", "error", "approval", "review_note", "reviewed_by", "reviewed_at",
         "seed", "created_at", "updated_at", "ready_at",
-    ]  # fmt: skip
+    )  # fmt: skip
     fields = readonly_fields
     inlines = [VideoSegmentInline]
 

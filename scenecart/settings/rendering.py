@@ -2,8 +2,9 @@
 long renders and unused files are kept."""
 
 import os
+from typing import Any, NotRequired, TypedDict
 
-from .env import env
+from .env import Pluggable, env
 
 # x264 settings of the house format: the local renderer encodes with them, and clips from any
 # other backend are re-encoded with them once, when stored, so every segment concatenates.
@@ -12,7 +13,7 @@ SCENECART_HOUSE_ENCODER = {
     "crf": env.int("SCENECART_LOCAL_CRF", default=21),
 }
 # Render backends, configured like STORAGES: alias -> dotted class path and its options.
-SCENECART_BACKENDS = {
+SCENECART_BACKENDS: dict[str, Pluggable] = {
     "local": {
         "BACKEND": "providers.local.LocalBackend",
         "OPTIONS": dict(SCENECART_HOUSE_ENCODER),
@@ -39,7 +40,7 @@ for _alias, (_path, _keys) in PROVIDER_BACKENDS.items():
     _values = [env.str(name, default="") for name in _keys]
     if not all(_values):
         continue
-    _options: dict[str, object] = {"api_key": ":".join(_values)}
+    _options: dict[str, Any] = {"api_key": ":".join(_values)}
     for _option in ("base_url", "model"):
         _value = env.str(f"SCENECART_{_alias.upper()}_{_option.upper()}", default="")
         if _value:
@@ -68,8 +69,20 @@ SCENECART_RENDER_PARALLELISM = env.int("SCENECART_RENDER_PARALLELISM", default=o
 # A render still "rendering" after this long is taken to have crashed and may be claimed again.
 SCENECART_RENDER_STALE_AFTER = env.int("SCENECART_RENDER_STALE_AFTER", default=30 * 60)
 
+
+class HouseFormat(TypedDict):
+    """One aspect's house format: videokit.job.OutputProfile's fields besides the aspect."""
+
+    width: int
+    height: int
+    fps: NotRequired[int]
+    codec: NotRequired[str]
+    pix_fmt: NotRequired[str]
+    timescale: NotRequired[int]
+
+
 # The house format of each aspect: every segment of an aspect is encoded exactly like this.
-SCENECART_PROFILES = {
+SCENECART_PROFILES: dict[str, HouseFormat] = {
     "16:9": {"width": 1280, "height": 720, "fps": 30},
     "9:16": {"width": 1080, "height": 1920, "fps": 30},
     "1:1": {"width": 1080, "height": 1080, "fps": 30},

@@ -1,7 +1,7 @@
 """Static files and media: local files by default, S3 (django-storages) with
 ``SCENECART_STORAGE=s3``; who may read what is ``scenecart.storage``'s."""
 
-from .env import BASE_DIR, env
+from .env import BASE_DIR, Pluggable, env
 
 STATIC_URL = env.str("STATIC_URL", default="/static/")
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
@@ -10,6 +10,7 @@ MEDIA_URL = env.str("MEDIA_URL", default="/media/")
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 
 SCENECART_STORAGE = env.str("SCENECART_STORAGE", default="local")
+_default_storage: Pluggable
 if SCENECART_STORAGE == "s3":
     _default_storage = {
         # Private objects presigned, the published prefixes through the CDN (scenecart.storage).
@@ -36,7 +37,7 @@ if SCENECART_STORAGE == "s3":
 else:
     # Also for an unknown SCENECART_STORAGE, which scenecart.checks reports by name.
     _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
-STORAGES = {
+STORAGES: dict[str, Pluggable] = {
     "default": _default_storage,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }

@@ -15,6 +15,7 @@ from pathlib import Path
 from .base import *  # noqa: F403
 from .base import CACHES, CELERY_BROKER_URL, DATABASES, env
 from .celery import broker_transport_options
+from .rendering import HouseFormat
 
 TEST_RUN_DIR = Path(
     os.environ.setdefault("SCENECART_TEST_RUN_DIR", tempfile.mkdtemp(prefix="scenecart-test-"))
@@ -29,7 +30,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(TEST_RUN_DIR / "test.sqlite3")}
 
 # Test-sized house formats and short segments: renders take a fraction of a second.
-SMALL_PROFILES = {
+SMALL_PROFILES: dict[str, HouseFormat] = {
     "16:9": {"width": 320, "height": 180, "fps": 15},
     "9:16": {"width": 180, "height": 320, "fps": 15},
     "1:1": {"width": 240, "height": 240, "fps": 15},

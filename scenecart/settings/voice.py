@@ -1,13 +1,13 @@
 """Words and voice: who writes a video's lines, and the optional voice-over."""
 
-from .env import env
+from .env import Pluggable, env
 
 # Who writes a video's lines (scene caption and subcaption, offer claim), configured like a
 # render backend. Default: the built-in template (product title, climate tagline, claim): no
 # network, no cost. SCENECART_SCRIPT_LLM_MODEL turns on an LLM behind any OpenAI-compatible
 # chat API at SCENECART_SCRIPT_LLM_URL (key: SCENECART_SCRIPT_LLM_API_KEY, else
 # OPENAI_API_KEY); a failed or unusable answer falls back to the template's lines.
-SCENECART_SCRIPT_WRITER: dict[str, object] = {
+SCENECART_SCRIPT_WRITER: Pluggable = {
     "BACKEND": "personalization.scripts.TemplateWriter",
     "OPTIONS": {},
 }
@@ -27,7 +27,7 @@ if env.str("SCENECART_SCRIPT_LLM_MODEL", default=""):
 # SCENECART_VOICE_API_KEY, else OPENAI_API_KEY) or elevenlabs (key SCENECART_VOICE_API_KEY,
 # else ELEVENLABS_API_KEY; SCENECART_VOICE_NAME is the voice id and is required);
 # SCENECART_VOICE_URL, _MODEL and _NAME override the endpoint, the model and the voice.
-SCENECART_VOICE: dict[str, object] | None = None
+SCENECART_VOICE: Pluggable | None = None
 SCENECART_VOICE_PROVIDER = env.str("SCENECART_VOICE_PROVIDER", default="").lower()
 _voice_options: dict[str, str] = {
     _option: _value

@@ -25,9 +25,9 @@ from personalization.context import ShopperContext
 from rendering.models import Segment, Video
 from rendering.services import video_request
 from rendering.sweeps import stale_work_requeue
-from tests.conftest import WorkerStarter
 from tests.support.factories import make_merchant, make_product
 from tests.support.faulty import refuse_writes
+from tests.support.workers import WorkerStarter, purge_broker
 
 pytestmark = [pytest.mark.worker]
 STALE_SECONDS = 2
@@ -102,9 +102,7 @@ def test_lost_messages_are_queued_again_by_the_sweep(
     # Planned without a worker: the render messages go nowhere and are purged, as a broker
     # restarted without persistence would lose them.
     request = video_request(product=make_product(merchant), context=ShopperContext(), aspect="16:9")
-    from tests.conftest import _purge_broker
-
-    _purge_broker()
+    purge_broker()
     worker_starter.start()
     time.sleep(1.0)
     assert Video.objects.get(pk=request.video.pk).status == Video.Status.PENDING

@@ -21,7 +21,8 @@ from rendering import remote
 from rendering.models import Segment, Video
 from rendering.routing import merchant_backend, render_routing_update
 from rendering.services import video_request
-from tests.providers import (
+from tests.support.factories import make_merchant, make_product
+from tests.support.protocols import (
     fake_fal,
     fake_kling,
     fake_luma,
@@ -32,7 +33,6 @@ from tests.providers import (
     fake_seedance,
     fake_veo,
 )
-from tests.support.factories import make_merchant, make_product
 from tests.support.protocols.fixtures import serve
 from tests.support.protocols.server import FakeProvider
 from videokit.media import probe

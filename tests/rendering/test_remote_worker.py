@@ -23,10 +23,10 @@ from rendering.models import Segment, Video
 from rendering.routing import render_routing_update
 from rendering.services import video_request
 from rendering.tasks import submit_segment
-from tests.conftest import WorkerStarter
 from tests.support.factories import make_merchant, make_product
 from tests.support.protocols.fake_kling import ACCESS_KEY, SECRET_KEY, FakeKling
 from tests.support.protocols.fixtures import serve
+from tests.support.workers import WorkerStarter
 from videokit.media import probe
 
 KLING = "providers.kling.KlingBackend"

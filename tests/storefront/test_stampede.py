@@ -16,8 +16,8 @@ from pytest_django.live_server_helper import LiveServer
 from personalization.services import bucket_policy_update
 from rendering.models import Video
 from scenecart.celery import app
-from tests.conftest import _purge_broker
 from tests.support.factories import make_merchant, make_product, make_ready_video
+from tests.support.workers import purge_broker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("small_videos")]
 
@@ -47,7 +47,7 @@ def test_a_thousand_concurrent_misses_queue_one_render(live_server: LiveServer) 
     )
     product = make_product(merchant, sku="JACKET")
     make_ready_video(product)
-    _purge_broker()  # only what the storefront queues from here on counts
+    purge_broker()  # only what the storefront queues from here on counts
 
     url = f"{live_server.url}/api/v1/videos/shop/JACKET?aspect=16:9&climate=rainy"
     local = threading.local()
@@ -75,7 +75,7 @@ def test_an_unapproved_variant_queues_nothing_under_load(live_server: LiveServer
     bucket_policy_update(merchant=merchant, allow_public_hints=True)
     product = make_product(merchant, sku="JACKET")
     make_ready_video(product)
-    _purge_broker()
+    purge_broker()
 
     url = f"{live_server.url}/api/v1/videos/shop/JACKET?climate=snowy&aesthetic=cozy"
     with ThreadPoolExecutor(8) as pool:

@@ -52,8 +52,8 @@ def planes(image: np.ndarray) -> tuple[Image.Image, Image.Image, Image.Image]:
     half = (max(1, (width + 1) // 2), max(1, (height + 1) // 2))
     return (
         Image.fromarray(y),
-        Image.fromarray(cb).resize(half, Image.BOX),
-        Image.fromarray(cr).resize(half, Image.BOX),
+        Image.fromarray(cb).resize(half, Image.Resampling.BOX),
+        Image.fromarray(cr).resize(half, Image.Resampling.BOX),
     )
 
 
@@ -73,6 +73,6 @@ def kelvin_tint(kelvin: int) -> np.ndarray:
             b = 0.0
         else:
             b = 138.5177312231 * math.log(k - 10) - 305.0447927307
-        return tuple(min(255.0, max(0.0, v)) for v in (r, g, b))  # type: ignore[return-value]
+        return (min(255.0, max(0.0, r)), min(255.0, max(0.0, g)), min(255.0, max(0.0, b)))
 
     return (np.array(channel(kelvin)) / np.array(channel(6500))).astype(np.float32)

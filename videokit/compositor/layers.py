@@ -30,8 +30,8 @@ class Frame:
         size = self.y.size
         rgb = yuv_to_rgb(
             np.asarray(self.y),
-            np.asarray(self.cb.resize(size, Image.BILINEAR)),
-            np.asarray(self.cr.resize(size, Image.BILINEAR)),
+            np.asarray(self.cb.resize(size, Image.Resampling.BILINEAR)),
+            np.asarray(self.cr.resize(size, Image.Resampling.BILINEAR)),
         )
         return Image.fromarray(rgb)
 
@@ -98,7 +98,7 @@ def _shifted(plane: Image.Image, fx: float, fy: float) -> Image.Image:
         return plane
     width, height = plane.size
     return plane.resize(
-        (width, height), Image.BILINEAR, box=(fx, fy, width - 1 + fx, height - 1 + fy)
+        (width, height), Image.Resampling.BILINEAR, box=(fx, fy, width - 1 + fx, height - 1 + fy)
     )
 
 
@@ -129,7 +129,7 @@ class Sprite:
             alpha=alpha,
             cb=cb,
             cr=cr,
-            alpha_half=alpha.resize(cb.size, Image.BOX),
+            alpha_half=alpha.resize(cb.size, Image.Resampling.BOX),
         )
 
     def draw(
@@ -138,9 +138,8 @@ class Sprite:
         """Composite onto ``frame`` with the top-left corner at (x, y), sub-pixel exact."""
         if opacity <= 0.004:
             return
-        luma = self._resampled(x, y, scale, 1)
-        chroma = self._resampled(x / 2, y / 2, scale, 2)
-        (yl, al, pos), (cb, cr, ah, pos_half) = luma, chroma
+        (yl, al), pos = self._resampled(x, y, scale, 1)
+        (cb, cr, ah), pos_half = self._resampled(x / 2, y / 2, scale, 2)
         if opacity < 0.996:
             lut = [round(v * opacity) for v in range(256)]
             al, ah = al.point(lut), ah.point(lut)
@@ -148,7 +147,13 @@ class Sprite:
         frame.cb.paste(cb, pos_half, ah)
         frame.cr.paste(cr, pos_half, ah)
 
-    def _resampled(self, x: float, y: float, scale: float, divisor: int) -> tuple:  # type: ignore[type-arg]
+    def _resampled(
+        self, x: float, y: float, scale: float, divisor: int
+    ) -> tuple[tuple[Image.Image, ...], tuple[int, int]]:
+        """The planes at this sub-pixel offset and scale, and where to paste them.
+
+        (Y, alpha) when ``divisor`` is 1, (Cb, Cr, alpha) at half resolution when it is 2.
+        """
         ix, fx = quantize(x)
         iy, fy = quantize(y)
         if divisor == 1:
@@ -161,8 +166,7 @@ class Sprite:
             scale = key[2]
         cache = self._cache_for(divisor)
         if key in cache:
-            resampled = cache[key]
-            return (*resampled, (ix, iy))
+            return cache[key], (ix, iy)
         width, height = self.width / divisor, self.height / divisor
         out_w = max(1, math.ceil(width * scale + fx))
         out_h = max(1, math.ceil(height * scale + fy))
@@ -182,11 +186,13 @@ class Sprite:
         )
         size = (out_w, out_h)
         sources = (self.y, self.alpha) if divisor == 1 else (self.cb, self.cr, self.alpha_half)
-        resampled = tuple(plane.resize(size, Image.BILINEAR, box=box) for plane in sources)
+        resampled = tuple(
+            plane.resize(size, Image.Resampling.BILINEAR, box=box) for plane in sources
+        )
         if len(cache) >= 32:  # a zoom makes every frame new: keep the cache from growing
             cache.pop(next(iter(cache)))
         cache[key] = resampled
-        return (*resampled, (ix, iy))
+        return resampled, (ix, iy)
 
     def _cache_for(self, divisor: int) -> dict[tuple[float, float, float], tuple[Image.Image, ...]]:
         caches = self.__dict__.setdefault("_caches", {})

@@ -30,7 +30,9 @@ def backdrop(plan: ScenePlan, size: tuple[int, int], *, seed: int) -> np.ndarray
     horizon = 0.7 if kind.startswith("brand") else HORIZON
     sky_part = sky * (1 - 0.3 * (y / horizon)) + ground * 0.3 * (y / horizon)
     ground_part = ground * (1.05 - 0.35 * ((y - horizon) / (1 - horizon)))
-    image = np.where(y < horizon, sky_part, ground_part) * np.ones_like(x)
+    # Declared loosely: the numpy stubs widen float32 * Python float to float64 (NEP 50 keeps
+    # float32 at run time), and the layers below mix both.
+    image: np.ndarray = np.where(y < horizon, sky_part, ground_part) * np.ones_like(x)
     image = _scenery(image, kind, x, y, aspect, sky, ground, accent, seed)
     aesthetic = plan.extras.get("aesthetic", "")
     image = _staging(image, aesthetic, x, y, accent, seed)
@@ -223,7 +225,8 @@ def product_sprite(
         photo = rounded(framed, border * 2)
     scale = min(box[0] / photo.width, box[1] / photo.height)
     photo = photo.resize(
-        (max(1, round(photo.width * scale)), max(1, round(photo.height * scale))), Image.LANCZOS
+        (max(1, round(photo.width * scale)), max(1, round(photo.height * scale))),
+        Image.Resampling.LANCZOS,
     )
     below = round(photo.height * (0.45 if reflection else 0.12))
     pad = round(photo.width * 0.12)
@@ -305,7 +308,8 @@ def caption_card(
     draw = ImageDraw.Draw(card)
     draw.rounded_rectangle((0, 0, card_w - 1, card_h - 1), radius=pad, fill=(*fill, 222))
     draw.rounded_rectangle((0, 0, round(pad * 0.4), card_h - 1), radius=2, fill=(*accent, 255))
-    cursor = round(pad * 0.8)
+    # float: Pillow annotates FreeTypeFont.getbbox as floats (a fractional stroke width).
+    cursor: float = round(pad * 0.8)
     for (text, face, color), step in zip(fitted, heights, strict=True):
         draw.text((round(pad * 1.6), cursor), text, font=face, fill=color)
         cursor += step
@@ -364,18 +368,18 @@ def outro_card(
         parts.append(
             mark.resize(
                 (max(1, round(mark.width * scale)), max(1, round(mark.height * scale))),
-                Image.LANCZOS,
+                Image.Resampling.LANCZOS,
             )
         )
     else:
-        size = round(short * 0.11)
-        face_big = font(face, size)
-        while size > 12 and face_big.getlength(name) > width * 0.85:  # shrink rather than cut
-            size = round(size * 0.9)
-            face_big = font(face, size)
+        name_size = round(short * 0.11)
+        face_big = font(face, name_size)
+        while name_size > 12 and face_big.getlength(name) > width * 0.85:  # shrink, not cut
+            name_size = round(name_size * 0.9)
+            face_big = font(face, name_size)
         text = fit_text(name, face_big, width * 0.85)
         box = face_big.getbbox(text)
-        mark = Image.new("RGBA", (box[2] + 4, box[3] + 4), (0, 0, 0, 0))
+        mark = Image.new("RGBA", (round(box[2]) + 4, round(box[3]) + 4), (0, 0, 0, 0))
         ImageDraw.Draw(mark).text((2, 2), text, font=face_big, fill=(255, 255, 255))
         parts.append(mark)
     face_cta = font(face, round(short * 0.06))

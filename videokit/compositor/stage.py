@@ -101,7 +101,7 @@ class Stage:
         painted = painters.backdrop(self.plan, size, seed=self.seed)
         picture = Image.fromarray(painted.astype(np.uint8))
         picture = picture.filter(ImageFilter.GaussianBlur(radius=max(1.0, size[0] / 320)))
-        return Plate.from_rgb(np.asarray(picture.resize(full, Image.BICUBIC)))
+        return Plate.from_rgb(np.asarray(picture.resize(full, Image.Resampling.BICUBIC)))
 
     @cached_property
     def product(self) -> tuple[Sprite, float, float] | None:

@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -16,8 +17,8 @@ class Command(BaseCommand):
         parser.add_argument("--alt", default="")
         parser.add_argument("file", type=Path)
 
-    def handle(self, *args: object, **options: object) -> None:
-        path: Path = options["file"]  # type: ignore[assignment]
+    def handle(self, *args: object, **options: Any) -> None:
+        path: Path = options["file"]
         try:
             merchant = merchant_get(slug=str(options["merchant"]))
             product = product_get(merchant=merchant, sku=str(options["sku"]))

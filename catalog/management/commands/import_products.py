@@ -1,5 +1,6 @@
 import json
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -21,15 +22,15 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
         parser.add_argument("file", type=Path)
 
-    def handle(self, *args: object, **options: object) -> None:
-        path: Path = options["file"]  # type: ignore[assignment]
+    def handle(self, *args: object, **options: Any) -> None:
+        path: Path = options["file"]
         try:
             merchant = merchant_get(slug=str(options["merchant"]))
             report = catalog_import(
                 merchant=merchant,
                 content=path.read_bytes(),
                 filename=path.name,
-                format=options["format"] or None,  # type: ignore[arg-type]
+                format=options["format"] or None,
             )
         except (CatalogLookupError, OSError, ImportFormatError) as exc:
             raise CommandError(str(exc)) from exc

@@ -1,6 +1,7 @@
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -26,8 +27,8 @@ class Command(BaseCommand):
         )
         parser.add_argument("--json", action="store_true")
 
-    def handle(self, *args: object, **options: object) -> None:
-        out: Path = options["out"]  # type: ignore[assignment]
+    def handle(self, *args: object, **options: Any) -> None:
+        out: Path = options["out"]
         started = time.perf_counter()
         try:
             merchant = merchant_get(slug=str(options["merchant"]))
@@ -36,7 +37,7 @@ class Command(BaseCommand):
             sheet = contact_sheet_ensure(
                 product=product,
                 aspect=aspect,
-                cell_width=int(options["cell_width"]),  # type: ignore[call-overload]
+                cell_width=int(options["cell_width"]),
             )
         except (CatalogLookupError, UnknownAspect, ValueError, ImproperlyConfigured) as exc:
             raise CommandError(str(exc)) from exc

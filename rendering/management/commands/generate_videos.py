@@ -80,7 +80,7 @@ class Command(BaseCommand):
             queued = bulk_job_retry(job=job, submit=False)
             if not options["json"]:
                 self.stdout.write(f"Bulk job #{job.pk}: {queued} failed item(s) queued again.")
-            report = bulk_job_submit(job=job)
+            report: SubmitReport | None = bulk_job_submit(job=job)
         else:
             job, report = self._start(merchant, options)
             if job is None:

@@ -1,5 +1,6 @@
 import json
 from datetime import timedelta
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -24,8 +25,8 @@ class Command(BaseCommand):
         )
         parser.add_argument("--json", action="store_true", help="print one JSON summary")
 
-    def handle(self, *args: object, **options: object) -> None:
-        grace_hours = float(options["grace_hours"])  # type: ignore[arg-type]
+    def handle(self, *args: object, **options: Any) -> None:
+        grace_hours = float(options["grace_hours"])
         if grace_hours < 0:
             raise CommandError("--grace-hours must not be negative.")
         report = housekeeping_sweep(

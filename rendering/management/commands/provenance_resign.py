@@ -1,4 +1,5 @@
 import json
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -16,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--merchant", help="only this merchant's videos (its slug)")
         parser.add_argument("--json", action="store_true", help="print one JSON summary")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: object, **options: Any) -> None:
         videos = Video.objects.filter(status=Video.Status.READY).exclude(file="")
         if options["merchant"]:
             videos = videos.filter(product__merchant__slug=options["merchant"])

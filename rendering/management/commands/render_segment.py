@@ -1,6 +1,7 @@
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -39,9 +40,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--json", action="store_true")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: object, **options: Any) -> None:
         seconds = options["seconds"]
-        if seconds is not None and not 0.5 <= float(seconds) <= 60:  # type: ignore[arg-type]
+        if seconds is not None and not 0.5 <= float(seconds) <= 60:
             raise CommandError(f"--seconds must be between 0.5 and 60, got {seconds}.")
         kind = str(options["kind"])
         try:
@@ -52,8 +53,8 @@ class Command(BaseCommand):
                 product=product,
                 context=context,
                 aspect=str(options["aspect"]),
-                backend_alias=options["backend"],  # type: ignore[arg-type]
-                seconds={kind: float(seconds)} if seconds is not None else None,  # type: ignore[arg-type]
+                backend_alias=options["backend"],
+                seconds={kind: float(seconds)} if seconds is not None else None,
             )
         except (CatalogLookupError, ContextError, UnknownAspect, ImproperlyConfigured) as exc:
             raise CommandError(str(exc)) from exc
@@ -63,7 +64,7 @@ class Command(BaseCommand):
         reused = segment.status == Segment.Status.READY
         if segment.status == Segment.Status.FAILED:
             Segment.objects.filter(pk=segment.pk).update(status=Segment.Status.PENDING, error="")
-        deadline = time.monotonic() + float(options["timeout"])  # type: ignore[arg-type]
+        deadline = time.monotonic() + float(options["timeout"])
         while True:
             try:
                 segment = segment_render(segment=segment)
@@ -75,7 +76,7 @@ class Command(BaseCommand):
                 raise CommandError(f"Segment {segment.key[:12]} is still being rendered elsewhere.")
             time.sleep(0.5)
         try:
-            out = segment_export(segment=segment, out_path=options["out"])  # type: ignore[arg-type]
+            out = segment_export(segment=segment, out_path=options["out"])
         except (MediaError, OSError) as exc:
             raise CommandError(str(exc)) from exc
         elapsed = time.perf_counter() - started

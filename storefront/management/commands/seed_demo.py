@@ -1,4 +1,5 @@
 import json
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
@@ -19,10 +20,8 @@ class Command(BaseCommand):
         )
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
 
-    def handle(self, *args: object, **options: object) -> None:
-        report, policy_created = demo_shop_seed(
-            staff_password=options["staff_password"] or None  # type: ignore[arg-type]
-        )
+    def handle(self, *args: object, **options: Any) -> None:
+        report, policy_created = demo_shop_seed(staff_password=options["staff_password"] or None)
         summary = {
             "merchant": DEMO_SLUG,
             "merchant_created": report.merchant_created,
