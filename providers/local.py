@@ -7,21 +7,26 @@ from typing import Any, ClassVar
 
 from PIL import Image
 
+from providers.base import RenderBackend
 from videokit.compositor.stage import Stage
 from videokit.job import RenderJob
 from videokit.media import frame_writer
 
 
-class LocalBackend:
-    synchronous: ClassVar[bool] = True
+class LocalBackend(RenderBackend):
     house_format: ClassVar[bool] = True
+    draws_stills: ClassVar[bool] = True
     # Bump whenever the same job would produce different pixels: it invalidates cached segments.
-    version = "local-2"
+    VERSION = "local-2"
 
     def __init__(self, *, alias: str = "local", preset: str = "veryfast", crf: int = 21) -> None:
         self.alias = alias
         self.preset = preset
         self.crf = crf
+
+    @property
+    def version(self) -> str:
+        return self.VERSION
 
     def option_fingerprint(self) -> dict[str, Any]:
         return {"preset": self.preset, "crf": self.crf}

@@ -36,6 +36,8 @@ from PIL import Image
 
 from videokit.job import RenderError, RenderJob
 
+from .base import RenderBackend
+
 logger = logging.getLogger(__name__)
 
 FailureKind = Literal["transient", "moderation", "invalid", "auth", "funds"]
@@ -108,14 +110,12 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, (when - timezone.now()).total_seconds())
 
 
-class RemoteBackend:
+class RemoteBackend(RenderBackend):
     """Base of the HTTP providers. Subclasses set ``provider`` and ``default_base_url`` and
     implement ``create`` (the request body and endpoint), ``status`` (parse a poll answer) and
     ``classify`` (their error codes); most of the rest is shared."""
 
     synchronous: ClassVar[bool] = False
-    house_format: ClassVar[bool] = False
-    provider: ClassVar[str] = ""
     default_base_url: ClassVar[str] = ""
     default_model: ClassVar[str] = ""
     # Whether the provider calls a webhook when a job changes (else: polling only).

@@ -30,7 +30,7 @@ def aliases() -> list[str]:
 def is_remote(alias: str) -> bool:
     """Whether the alias's backend is a provider that works asynchronously (submit, then
     poll) rather than rendering in the worker."""
-    return not getattr(type(backend_for(alias)), "synchronous", True)
+    return not type(backend_for(alias)).synchronous
 
 
 def backend_for(alias: str | None = None, *, api_key: str | None = None) -> RenderBackend:

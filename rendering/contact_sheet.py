@@ -18,7 +18,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Protocol
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
@@ -30,6 +29,7 @@ from catalog.models import BrandKit, Product
 from catalog.vocabulary import Aesthetic, Climate
 from personalization.context import ShopperContext
 from personalization.plans import scene_plans_for
+from providers.base import RenderBackend
 from videokit.compositor.painters import fit_text
 from videokit.job import OutputProfile, RenderAssets, RenderJob
 from videokit.plan import ScenePlan
@@ -52,12 +52,6 @@ STORAGE_PREFIX = "contact-sheets"
 PAPER = (248, 250, 252)
 INK = (15, 23, 42)
 MUTED = (71, 85, 105)
-
-
-class StillBackend(Protocol):
-    version: str
-
-    def still(self, job: RenderJob, at_seconds: float) -> Image.Image: ...
 
 
 @dataclass(frozen=True)
@@ -280,9 +274,9 @@ def contact_sheet_png(
     return contact_sheet_ensure(product=product, aspect=aspect, cell_width=cell_width).png
 
 
-def _still_backend() -> StillBackend:
-    backend: Any = backend_for(LOCAL_BACKEND)
-    if not callable(getattr(backend, "still", None)):
+def _still_backend() -> RenderBackend:
+    backend = backend_for(LOCAL_BACKEND)
+    if not backend.draws_stills:
         raise ImproperlyConfigured(
             f"SCENECART_BACKENDS[{LOCAL_BACKEND!r}] cannot draw stills: contact sheets need "
             f"the local compositor there."

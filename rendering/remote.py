@@ -36,25 +36,26 @@ from django.utils import timezone
 
 from providers.remote import JobStatus, ProviderFailure, RemoteBackend, Submitted
 from videokit.job import OutputProfile, RenderError, RenderJob
-from videokit.media import normalize, verify
 from videokit.plan import ScenePlan
 
 from . import dispatch
+from .claims import claim, segment_claim
 from .models import Segment, Video, VideoSegment
 from .routing import fallback_chain, merchant_backend
 from .selectors import merchant_spend_this_month, videos_waiting_for
 from .services import (
     SegmentSpec,
     StorageWriteError,
+    house_normalize,
     recipe_key,
     segment_assets,
     segment_enqueue,
     segment_ensure,
     segment_fail,
+    segment_file_store,
     segment_followups,
     segment_key,
     segment_price,
-    store_or_raise,
 )
 
 logger = logging.getLogger(__name__)
@@ -103,17 +104,7 @@ def segment_submit(*, segment: Segment) -> Segment:
             _schedule_poll(segment.pk, 0)
         return segment
     now = timezone.now()
-    stale = now - timedelta(seconds=settings.SCENECART_RENDER_STALE_AFTER)
-    claimed = (
-        Segment.objects.filter(pk=segment.pk, provider_job_id="")
-        .filter(
-            Q(status=Segment.Status.PENDING)
-            | Q(status=Segment.Status.RENDERING, claimed_at__lt=stale)
-        )
-        .update(
-            status=Segment.Status.RENDERING, claimed_at=now, error="", attempts=F("attempts") + 1
-        )
-    )
+    claimed = segment_claim(segment=segment, now=now, provider_job_id="")
     segment.refresh_from_db()
     if not claimed:
         return segment
@@ -172,10 +163,9 @@ def _with_public_image(job: RenderJob, backend: RemoteBackend, segment: Segment)
     """For providers that fetch the product image by URL (Luma): store the image as they take
     it and put its storage URL (presigned on S3) in the job. Only an absolute http(s) URL is
     of use to them; the adapter refuses anything else."""
-    publish = getattr(backend, "image_to_publish", None)
-    if not getattr(backend, "needs_image_url", False) or publish is None:
+    if not backend.needs_image_url:
         return job
-    prepared = publish(job)
+    prepared = backend.image_to_publish(job)
     if prepared is None:
         return job
     data, mime = prepared
@@ -220,11 +210,12 @@ def segment_poke(*, segment: Segment) -> None:
 
 def _finish(segment: Segment, backend: RemoteBackend, status: JobStatus) -> Segment:
     now = timezone.now()
-    stale = now - timedelta(seconds=settings.SCENECART_RENDER_STALE_AFTER)
-    won = (
-        Segment.objects.filter(pk=segment.pk, status=Segment.Status.RENDERING)
-        .filter(Q(finishing_at__isnull=True) | Q(finishing_at__lt=stale))
-        .update(finishing_at=now)
+    won = claim(
+        Segment.objects.filter(pk=segment.pk, status=Segment.Status.RENDERING),
+        free=Q(finishing_at__isnull=True),
+        held=Q(),
+        held_since="finishing_at",
+        finishing_at=now,
     )
     if not won:
         segment.refresh_from_db()
@@ -237,9 +228,10 @@ def _finish(segment: Segment, backend: RemoteBackend, status: JobStatus) -> Segm
             raw = backend.download(status, Path(workdir) / "provider.mp4")
             out_path = Path(workdir) / f"{segment.key}.mp4"
             seconds = profile.frames_for(plan.seconds) / profile.fps
-            normalize(raw, out_path, profile, seconds=seconds, **settings.SCENECART_HOUSE_ENCODER)
-            probed = verify(out_path, profile, seconds=seconds)
-            name = store_or_raise(out_path, f"segments/{segment.key[:2]}/{segment.key}.mp4")
+            house_normalize(raw, out_path, profile, seconds=seconds)
+            name, probed = segment_file_store(
+                segment=segment, path=out_path, profile=profile, seconds=seconds
+            )
     except StorageWriteError as exc:
         # Storage is down: try again at the next poll (the provider's file lasts hours).
         logger.warning("Segment %s fetched but not stored: %s", segment.key[:12], exc)

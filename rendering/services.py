@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -42,11 +42,12 @@ from providers.base import RenderBackend
 from providers.prices import price_per_second
 from videokit.audio import bed_for
 from videokit.job import OutputProfile, RenderAssets, RenderJob
-from videokit.media import MediaError, concat_copy, normalize, poster_jpeg, verify
+from videokit.media import MediaError, Probe, concat_copy, normalize, poster_jpeg, verify
 from videokit.plan import ScenePlan
 
 from . import dispatch
 from .backends import backend_for, is_remote
+from .claims import claim, segment_claim
 from .models import Segment, Video, VideoSegment
 from .profiles import profile_for
 from .publication import publication_on_ready, published_name, video_publication_sync
@@ -185,14 +186,13 @@ def segment_price(*, backend: RenderBackend, plan: ScenePlan, profile: OutputPro
     estimate (the built-in renderer is free)."""
     per_second = price_per_second(
         alias=backend.alias,
-        provider=getattr(backend, "provider", ""),
-        model=getattr(backend, "model", ""),
+        provider=backend.provider,
+        model=backend.model,
         table=settings.SCENECART_PRICES,
     )
     if per_second is not None:
         # Providers bill the clip length they make (Kling: 5 or 10 s), not the part we keep.
-        duration_for = getattr(backend, "duration_for", None)
-        billed = duration_for(plan.seconds) if duration_for else plan.seconds
+        billed = backend.duration_for(plan.seconds)
         return (Decimal(str(per_second)) * Decimal(str(billed))).quantize(Decimal("0.0001"))
     return backend.estimate_cost(
         RenderJob(plan=plan, profile=profile, assets=RenderAssets(), seed=0)
@@ -237,17 +237,7 @@ def segment_render(*, segment: Segment) -> Segment:
     worker died). The file is verified before the row says READY.
     """
     now = timezone.now()
-    stale = now - timedelta(seconds=settings.SCENECART_RENDER_STALE_AFTER)
-    claimed = (
-        Segment.objects.filter(pk=segment.pk)
-        .filter(
-            Q(status=Segment.Status.PENDING)
-            | Q(status=Segment.Status.RENDERING, claimed_at__lt=stale)
-        )
-        .update(
-            status=Segment.Status.RENDERING, claimed_at=now, error="", attempts=F("attempts") + 1
-        )
-    )
+    claimed = segment_claim(segment=segment, now=now)
     segment.refresh_from_db()
     if not claimed:
         return segment
@@ -263,16 +253,15 @@ def segment_render(*, segment: Segment) -> Segment:
         with tempfile.TemporaryDirectory(prefix="scenecart-segment-") as workdir:
             out_path = Path(workdir) / f"{segment.key}.mp4"
             seconds = profile.frames_for(plan.seconds) / profile.fps
-            if getattr(backend, "house_format", False):
+            if backend.house_format:
                 backend.render(job, out_path)
             else:
                 raw = Path(workdir) / "backend-output.mp4"
                 backend.render(job, raw)
-                normalize(
-                    raw, out_path, profile, seconds=seconds, **settings.SCENECART_HOUSE_ENCODER
-                )
-            probed = verify(out_path, profile, seconds=seconds)
-            name = store_or_raise(out_path, f"segments/{segment.key[:2]}/{segment.key}.mp4")
+                house_normalize(raw, out_path, profile, seconds=seconds)
+            name, probed = segment_file_store(
+                segment=segment, path=out_path, profile=profile, seconds=seconds
+            )
     except StorageWriteError as exc:
         # The render is fine; the storage may come back. The segment waits for the task's
         # retry instead of failing, and nothing READY points at a file that is not there.
@@ -466,13 +455,13 @@ def video_specs(
 
 def video_assemble(*, video: Video) -> Video:
     """Join a video's segments by stream copy, write its poster, verify, store, mark READY."""
-    stale = timezone.now() - timedelta(seconds=settings.SCENECART_RENDER_STALE_AFTER)
-    claimed = (
-        Video.objects.filter(pk=video.pk)
-        .filter(
-            Q(status=Video.Status.PENDING) | Q(status=Video.Status.ASSEMBLING, updated_at__lt=stale)
-        )
-        .update(status=Video.Status.ASSEMBLING, updated_at=timezone.now())
+    claimed = claim(
+        Video.objects.filter(pk=video.pk),
+        free=Q(status=Video.Status.PENDING),
+        held=Q(status=Video.Status.ASSEMBLING),
+        held_since="updated_at",
+        status=Video.Status.ASSEMBLING,
+        updated_at=timezone.now(),
     )
     video.refresh_from_db()
     if not claimed:
@@ -697,6 +686,20 @@ def stored_bytes(field: Any) -> bytes:
 
 class StorageWriteError(Exception):
     """A finished file could not be written to storage (disk full, S3 down): worth a retry."""
+
+
+def house_normalize(raw: Path, out_path: Path, profile: OutputProfile, *, seconds: float) -> None:
+    """Re-encode a backend's clip into the house format, once, before it is stored."""
+    normalize(raw, out_path, profile, seconds=seconds, **settings.SCENECART_HOUSE_ENCODER)
+
+
+def segment_file_store(
+    *, segment: Segment, path: Path, profile: OutputProfile, seconds: float
+) -> tuple[str, Probe]:
+    """Verify a finished segment file against the house format, then store it under the
+    segment's key: nothing unverified is ever stored, and nothing READY lacks its file."""
+    probed = verify(path, profile, seconds=seconds)
+    return store_or_raise(path, f"segments/{segment.key[:2]}/{segment.key}.mp4"), probed
 
 
 def store_or_raise(path: Path, name: str) -> str:

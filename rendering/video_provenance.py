@@ -115,7 +115,7 @@ def is_ai_backend(alias: str, backend_version: str = "") -> bool:
         backend = backend_for(alias)
     except ImproperlyConfigured:
         return ":" in backend_version or not backend_version.startswith("local")
-    return getattr(type(backend), "synchronous", True) is False
+    return not type(backend).synchronous
 
 
 def _seconds(value: float | None) -> float | None:

@@ -35,14 +35,13 @@ from rest_framework.views import APIView, exception_handler
 from catalog.models import Merchant
 from catalog.selectors import CatalogLookupError, merchant_for_storefront
 from catalog.services import shopper_profile_upsert
-from personalization.context import GENERIC_BUCKET, ContextError, ShopperContext
-from personalization.policy import Policy, candidates, policy_for
+from personalization.context import ContextError, ShopperContext
+from personalization.policy import Policy, policy_for
 from personalization.resolution import ShopperSignals, shopper_resolve
 from personalization.tokens import shopper_token_issue, shopper_token_read
 from personalization.weather import coordinates_from_headers
 from rendering.profiles import UnknownAspect, profile_for
-from rendering.selectors import Variant, product_variants
-from rendering.services import PLANNING_RETRY_AFTER, video_request_once
+from rendering.selectors import product_variants
 
 from .ratelimit import lookup_rate_limit
 from .serializers import (
@@ -54,6 +53,7 @@ from .serializers import (
     VideoLookupSerializer,
 )
 from .services import playback_events_record
+from .variant_choice import variant_choose
 
 # Country headers set by CDNs and hosting platforms, most common first.
 COUNTRY_HEADERS = (
@@ -340,87 +340,36 @@ def video_lookup(request: HttpRequest, merchant: str, sku: str) -> HttpResponse:
     except ContextError as exc:
         return _answer(request, shop, policy, JsonResponse({"error": str(exc)}, status=400))
 
-    ladder = candidates(resolution.context)
-    variants = table.variants
-    exact = ladder[0].bucket
-    require = policy.require_approval
-    served = next(
-        (
-            c.bucket
-            for c in ladder
-            if (v := variants.get(c.bucket)) and v.servable(require_approval=require)
-        ),
-        None,
-    )
-    target = next(c.bucket for c in ladder if policy.approves(c.bucket))
-    extra: dict[str, object] = {}
-    if served == exact:
-        requested = "ready"
-    elif served is not None and ladder_index(ladder, served) <= ladder_index(ladder, target):
-        requested = "unapproved"
-    else:
-        requested, error = _target_state(table.product_id, target, aspect, variants, require)
-        if error:
-            extra["error"] = error
-        if served is None and target != GENERIC_BUCKET and GENERIC_BUCKET not in variants:
-            # Nothing to show at all: the generic video, everyone's stand-in, is queued too,
-            # so a shopper is never left with nothing if their variant fails.
-            video_request_once(product_id=table.product_id, bucket=GENERIC_BUCKET, aspect=aspect)
-    if resolution.token_error:
-        extra["warning"] = f"Shopper token ignored: {resolution.token_error}"
-    chosen: Variant | None = variants[served] if served else None
+    choice = variant_choose(table=table, context=resolution.context, policy=policy, aspect=aspect)
+    chosen = choice.served
     # Storage URLs are site-relative on local storage, absolute on S3 or a CDN.
     site = f"{request.scheme}://{request.get_host()}"
-    # ready: nothing better is coming (the shopper's own variant, or the best one the merchant
-    # approves for them); fallback: a stand-in while a better one renders (or after it failed).
-    status_ = (
-        "pending"
-        if served is None
-        else "ready"
-        if requested in ("ready", "unapproved", "in_review")
-        else "fallback"
-    )
-    body = {
-        "status": status_,
+    body: dict[str, object] = {
+        "status": choice.status,
         "src": _absolute(site, chosen.src) if chosen else None,
         "poster": _absolute(site, chosen.poster) if chosen and chosen.poster else None,
-        "variant": served or target,
-        "personalized": served is not None and served != GENERIC_BUCKET,
-        "requested": requested,
+        "variant": choice.served_bucket or choice.target_bucket,
+        "personalized": choice.personalized,
+        "requested": choice.requested,
         "video": chosen.video_id if chosen else None,
         "provenance": f"{site}{_provenance_prefix()}{chosen.public_id}" if chosen else None,
         "holdout": resolution.holdout,
         "source": resolution.source,
-        **extra,
     }
+    if choice.error:
+        body["error"] = choice.error
+    if resolution.token_error:
+        body["warning"] = f"Shopper token ignored: {resolution.token_error}"
     response = JsonResponse(body)
     # Short while the shopper's own variant is on its way (the page polls for it); an answer
     # for a named shopper is theirs alone, never for a shared cache.
     scope = "private" if signals.token else "public"
-    if status_ == "ready":
+    if choice.status == "ready":
         lifetime = "max-age=30" if signals.token else "max-age=60, stale-while-revalidate=600"
     else:
         lifetime = "max-age=5" if signals.token else "max-age=5, stale-while-revalidate=30"
     response["Cache-Control"] = f"{scope}, {lifetime}"
     return _answer(request, shop, policy, response)
-
-
-def _target_state(
-    product_id: int, bucket: str, aspect: str, variants: dict[str, Variant], require: bool
-) -> tuple[str, str]:
-    """Where the variant to wait for stands; queue it (once) if nobody has asked yet."""
-    variant = variants.get(bucket)
-    if variant is None:
-        video_request_once(product_id=product_id, bucket=bucket, aspect=aspect)
-        return "rendering", ""
-    if variant.status == "failed":
-        return "failed", variant.error
-    if variant.ready and not variant.servable(require_approval=require):
-        # Rendered, waiting for the merchant's review: nothing to poll for.
-        return "in_review", ""
-    if not variant.planned and variant.updated_at < timezone.now() - PLANNING_RETRY_AFTER:
-        video_request_once(product_id=product_id, bucket=bucket, aspect=aspect)
-    return "rendering", ""
 
 
 def _answer(
@@ -467,10 +416,6 @@ def _provenance_prefix() -> str:
 
 def _absolute(site: str, url: str) -> str:
     return site + url if url.startswith("/") else url
-
-
-def ladder_index(ladder: tuple[ShopperContext, ...], bucket: str) -> int:
-    return next(i for i, context in enumerate(ladder) if context.bucket == bucket)
 
 
 class EventsView(APIView):

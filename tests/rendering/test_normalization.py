@@ -10,6 +10,7 @@ import pytest
 from django.core.files.storage import default_storage
 
 from personalization.context import ShopperContext
+from providers.base import RenderBackend
 from rendering.models import Segment, Video
 from rendering.services import segment_render, video_assemble, video_request
 from tests.support.factories import make_merchant, make_product
@@ -19,7 +20,7 @@ from videokit.media import ffmpeg_exe, probe
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]
 
 
-class ForeignFormatBackend:
+class ForeignFormatBackend(RenderBackend):
     """Writes what a provider might return: 640×480 at 24 fps in MPEG-4 Part 2, 3 s long
     whatever the plan asks, with an audio track."""
 

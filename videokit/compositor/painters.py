@@ -6,6 +6,8 @@ temperature, direction) and the aesthetic, then handed to the compositor as a Pl
 
 import io
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
@@ -53,6 +55,122 @@ def backdrop(plan: ScenePlan, size: tuple[int, int], *, seed: int) -> np.ndarray
     return np.clip(image, 0, 255).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class Canvas:
+    """What a scenery painter draws on: the backdrop so far, the pixel grid (0..1) and the
+    plan's colors."""
+
+    x: np.ndarray
+    y: np.ndarray
+    aspect: float
+    sky: np.ndarray
+    ground: np.ndarray
+    accent: np.ndarray
+    kind: str
+
+
+def _rain_window(image: np.ndarray, c: Canvas, rng: np.random.Generator) -> np.ndarray:
+    x, y, aspect = c.x, c.y, c.aspect
+    for _ in range(46):  # city lights blurred behind wet glass
+        cx, cy, r = rng.uniform(0, 1), rng.uniform(0.05, 0.62), rng.uniform(0.012, 0.04)
+        blob = np.exp(-(((x - cx) * aspect) ** 2 + (y - cy) ** 2) / (r * r))
+        tone = c.accent if rng.random() < 0.6 else np.array([255, 196, 120], dtype=np.float32)
+        image = image + blob * tone * 0.45
+    frame = (np.abs(x - 0.5) < 0.005) | (np.abs(y - 0.32) < 0.009) | (x < 0.03) | (x > 0.97)
+    image = np.where(frame, c.ground * 0.4, image)
+    for _ in range(70):  # droplets resting on the glass
+        cx, cy, r = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.002, 0.006)
+        drop = np.exp(-(((x - cx) * aspect) ** 2 + (y - cy) ** 2) / (r * r))
+        image = image + drop * 70
+    return image
+
+
+def _desert_dunes(image: np.ndarray, c: Canvas, rng: np.random.Generator) -> np.ndarray:
+    for i, phase in enumerate((0.3, 1.7, 2.9)):
+        crest = HORIZON - 0.1 + 0.07 * i + 0.04 * np.sin(c.x * (5 + 2 * i) + phase)
+        band = c.y > crest
+        image = np.where(band, image * (0.95 - 0.06 * i) + c.accent * 0.08, image)
+    haze = np.exp(-(((c.y - HORIZON + 0.08) / 0.05) ** 2))
+    return image + haze * 40
+
+
+def _hills(image: np.ndarray, c: Canvas, rng: np.random.Generator) -> np.ndarray:
+    """Rolling ridges: green under a sun for the trail, white with distant pines for snow."""
+    x, y, aspect = c.x, c.y, c.aspect
+    sunny = c.kind == "sun-trail"
+    for i, phase in enumerate((0.5, 2.2, 4.0)):
+        ridge = HORIZON - 0.14 + 0.06 * i + 0.045 * np.sin(x * (4 + 3 * i) + phase)
+        if sunny:
+            shade = c.ground * (0.6 + 0.12 * i) + np.array([0, 18, 0], dtype=np.float32)
+        else:
+            shade = c.ground * (0.86 + 0.05 * i)
+        image = np.where((y > ridge) & (y < HORIZON + 0.05 * i), shade, image)
+    if sunny:
+        sun = np.exp(-(((x - 0.8) * aspect) ** 2 + (y - 0.18) ** 2) / 0.004)
+        halo = np.exp(-(((x - 0.8) * aspect) ** 2 + (y - 0.18) ** 2) / 0.05)
+        return image + (sun * 0.9 + halo * 0.35) * np.array([255, 232, 180], dtype=np.float32)
+    for _ in range(24):  # distant pines
+        cx, base = rng.uniform(0, 1), HORIZON - 0.08 + rng.uniform(0, 0.05)
+        tall = rng.uniform(0.06, 0.14)
+        tree = (y < base) & (y > base - tall) & (np.abs(x - cx) * aspect < (y - base + tall) * 0.35)
+        image = np.where(tree, image * 0.55 + np.array([10, 30, 35], dtype=np.float32), image)
+    return image
+
+
+def _overcast_street(image: np.ndarray, c: Canvas, rng: np.random.Generator) -> np.ndarray:
+    x, y = c.x, c.y
+    for _ in range(16):
+        left, wide = rng.uniform(-0.05, 1), rng.uniform(0.05, 0.13)
+        top = rng.uniform(0.18, 0.42)
+        block = (x > left) & (x < left + wide) & (y > top) & (y < HORIZON)
+        image = np.where(block, image * rng.uniform(0.7, 0.85), image)
+        windows = block & (np.sin(x * 260) > 0.6) & (np.sin(y * 200) > 0.5)
+        image = np.where(windows, image * 1.18, image)
+    return image
+
+
+def _tropical_garden(image: np.ndarray, c: Canvas, rng: np.random.Generator) -> np.ndarray:
+    x, y, aspect = c.x, c.y, c.aspect
+    for _ in range(34):
+        cx, cy = rng.uniform(0, 1), rng.uniform(-0.05, 0.75)
+        rx, ry = rng.uniform(0.03, 0.08) / aspect * 1.7, rng.uniform(0.07, 0.18)
+        angle = rng.uniform(-0.8, 0.8)
+        u = ((x - cx) * math.cos(angle) + (y - cy) * math.sin(angle)) / rx
+        v = (-(x - cx) * math.sin(angle) + (y - cy) * math.cos(angle)) / ry
+        leaf = u * u + v * v < 1
+        image = np.where(
+            leaf,
+            image * rng.uniform(0.55, 0.95) + np.array([0, 12, 0], dtype=np.float32),
+            image,
+        )
+    return image * 0.9 + 22  # humid haze
+
+
+def _brand_studio(image: np.ndarray, c: Canvas, rng: np.random.Generator) -> np.ndarray:
+    """A seamless studio sweep in the brand colors with a soft accent light behind."""
+    x, y, aspect = c.x, c.y, c.aspect
+    sweep = np.exp(-(((x - 0.5) * aspect * 0.9) ** 2 + ((y - 0.38) * 1.6) ** 2) * 2.2)
+    image = image + sweep[..., :] * (c.accent * 0.25 + 30)
+    if c.kind == "brand-offer":
+        stripe = (np.abs((x * aspect - y) * 6 % 1 - 0.5) < 0.04) & (y < HORIZON)
+        image = np.where(stripe, image * 1.06, image)
+    return image
+
+
+# The shapes that tell each place apart, by the plan's backdrop.
+SCENERIES: dict[str, Callable[[np.ndarray, Canvas, np.random.Generator], np.ndarray]] = {
+    "rain-window": _rain_window,
+    "desert-dunes": _desert_dunes,
+    "sun-trail": _hills,
+    "snow-field": _hills,
+    "overcast-street": _overcast_street,
+    "tropical-garden": _tropical_garden,
+    "brand-studio": _brand_studio,
+    "brand-offer": _brand_studio,
+    "brand-outro": _brand_studio,
+}
+
+
 def _scenery(
     image: np.ndarray,
     kind: str,
@@ -65,80 +183,11 @@ def _scenery(
     seed: int,
 ) -> np.ndarray:
     """Shapes that tell the place apart: a wet window, dunes, hills, a street, leaves, a sun."""
-    rng = np.random.default_rng(seed + 7)
-    if kind == "rain-window":
-        for _ in range(46):  # city lights blurred behind wet glass
-            cx, cy, r = rng.uniform(0, 1), rng.uniform(0.05, 0.62), rng.uniform(0.012, 0.04)
-            blob = np.exp(-(((x - cx) * aspect) ** 2 + (y - cy) ** 2) / (r * r))
-            tone = accent if rng.random() < 0.6 else np.array([255, 196, 120], dtype=np.float32)
-            image = image + blob * tone * 0.45
-        frame = (np.abs(x - 0.5) < 0.005) | (np.abs(y - 0.32) < 0.009) | (x < 0.03) | (x > 0.97)
-        image = np.where(frame, ground * 0.4, image)
-        for _ in range(70):  # droplets resting on the glass
-            cx, cy, r = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.002, 0.006)
-            drop = np.exp(-(((x - cx) * aspect) ** 2 + (y - cy) ** 2) / (r * r))
-            image = image + drop * 70
-    elif kind == "desert-dunes":
-        for i, phase in enumerate((0.3, 1.7, 2.9)):
-            crest = HORIZON - 0.1 + 0.07 * i + 0.04 * np.sin(x * (5 + 2 * i) + phase)
-            band = y > crest
-            image = np.where(band, image * (0.95 - 0.06 * i) + accent * 0.08, image)
-        haze = np.exp(-(((y - HORIZON + 0.08) / 0.05) ** 2))
-        image = image + haze * 40
-    elif kind in {"sun-trail", "snow-field"}:
-        for i, phase in enumerate((0.5, 2.2, 4.0)):
-            ridge = HORIZON - 0.14 + 0.06 * i + 0.045 * np.sin(x * (4 + 3 * i) + phase)
-            if kind == "sun-trail":
-                shade = ground * (0.6 + 0.12 * i) + np.array([0, 18, 0], dtype=np.float32)
-            else:
-                shade = ground * (0.86 + 0.05 * i)
-            image = np.where((y > ridge) & (y < HORIZON + 0.05 * i), shade, image)
-        if kind == "sun-trail":
-            sun = np.exp(-(((x - 0.8) * aspect) ** 2 + (y - 0.18) ** 2) / 0.004)
-            halo = np.exp(-(((x - 0.8) * aspect) ** 2 + (y - 0.18) ** 2) / 0.05)
-            image = image + (sun * 0.9 + halo * 0.35) * np.array([255, 232, 180], dtype=np.float32)
-        else:
-            for _ in range(24):  # distant pines
-                cx, base = rng.uniform(0, 1), HORIZON - 0.08 + rng.uniform(0, 0.05)
-                tall = rng.uniform(0.06, 0.14)
-                tree = (
-                    (y < base)
-                    & (y > base - tall)
-                    & (np.abs(x - cx) * aspect < (y - base + tall) * 0.35)
-                )
-                image = np.where(
-                    tree, image * 0.55 + np.array([10, 30, 35], dtype=np.float32), image
-                )
-    elif kind == "overcast-street":
-        for _ in range(16):
-            left, wide = rng.uniform(-0.05, 1), rng.uniform(0.05, 0.13)
-            top = rng.uniform(0.18, 0.42)
-            block = (x > left) & (x < left + wide) & (y > top) & (y < HORIZON)
-            image = np.where(block, image * rng.uniform(0.7, 0.85), image)
-            windows = block & (np.sin(x * 260) > 0.6) & (np.sin(y * 200) > 0.5)
-            image = np.where(windows, image * 1.18, image)
-    elif kind == "tropical-garden":
-        for _ in range(34):
-            cx, cy = rng.uniform(0, 1), rng.uniform(-0.05, 0.75)
-            rx, ry = rng.uniform(0.03, 0.08) / aspect * 1.7, rng.uniform(0.07, 0.18)
-            angle = rng.uniform(-0.8, 0.8)
-            u = ((x - cx) * math.cos(angle) + (y - cy) * math.sin(angle)) / rx
-            v = (-(x - cx) * math.sin(angle) + (y - cy) * math.cos(angle)) / ry
-            leaf = u * u + v * v < 1
-            image = np.where(
-                leaf,
-                image * rng.uniform(0.55, 0.95) + np.array([0, 12, 0], dtype=np.float32),
-                image,
-            )
-        image = image * 0.9 + 22  # humid haze
-    elif kind in {"brand-studio", "brand-offer", "brand-outro"}:
-        # A seamless studio sweep in the brand colors with a soft accent light behind.
-        sweep = np.exp(-(((x - 0.5) * aspect * 0.9) ** 2 + ((y - 0.38) * 1.6) ** 2) * 2.2)
-        image = image + sweep[..., :] * (accent * 0.25 + 30)
-        if kind == "brand-offer":
-            stripe = (np.abs((x * aspect - y) * 6 % 1 - 0.5) < 0.04) & (y < HORIZON)
-            image = np.where(stripe, image * 1.06, image)
-    return image
+    painter = SCENERIES.get(kind)
+    if painter is None:
+        return image
+    canvas = Canvas(x=x, y=y, aspect=aspect, sky=sky, ground=ground, accent=accent, kind=kind)
+    return painter(image, canvas, np.random.default_rng(seed + 7))
 
 
 # Exposure and grade per time of day, on top of the key light's color temperature.
