@@ -105,7 +105,7 @@ def brand_kit_update(
         asset = checked[field]
         setattr(kit, f"{field}_hash", asset.content_hash)
         # Named by content and recognised format: the uploader's name and extension are never
-        # kept, so nothing stored under brand/ can be served as a page (issue 13).
+        # kept, so nothing stored under brand/ can be served as a page.
         file_field.save(asset.stored_name, ContentFile(asset.content), save=False)
     kit.save()
     return kit

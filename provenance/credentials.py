@@ -88,7 +88,6 @@ def signing_credentials(*, merchant_id: int | None = None) -> SigningCredentials
     A merchant's certificate that no longer passes (it expired) is refused, not replaced by
     the installation's: the merchant asked for its videos to be signed in its own name.
     """
-    tsa_url = str(settings.SCENECART_C2PA_TSA_URL or "") or None
     own = (
         SigningCertificate.objects.select_related("merchant")
         .filter(merchant_id=merchant_id)
@@ -96,57 +95,75 @@ def signing_credentials(*, merchant_id: int | None = None) -> SigningCredentials
         if merchant_id is not None
         else None
     )
-    if own is not None:
-        origin = (
-            f"the signing certificate of {own.merchant.name} ({own.subject}; replace it in the "
-            "admin under Signing certificates)"
-        )
-        alg, key_pkcs8 = _check_credentials(
-            own.certificate_chain.encode(),
-            decrypt(own.encrypted_private_key).encode(),
-            origin,
-            f"the private key of {own.merchant.name}'s signing certificate",
-        )
-        return SigningCredentials(
-            chain_pem=own.certificate_chain.encode(),
-            key_pem=key_pkcs8,
-            alg=alg,
-            tsa_url=tsa_url,
-            origin=origin,
-            development=False,
-        )
-    chain_setting = str(settings.SCENECART_C2PA_CERT_CHAIN or "")
-    key_setting = str(settings.SCENECART_C2PA_PRIVATE_KEY or "")
-    if chain_setting or key_setting:
-        if not (chain_setting and key_setting):
-            missing = "SCENECART_C2PA_PRIVATE_KEY" if chain_setting else "SCENECART_C2PA_CERT_CHAIN"
-            raise SigningCertificateError(
-                f"{missing} is not set: SCENECART_C2PA_CERT_CHAIN and SCENECART_C2PA_PRIVATE_KEY "
-                "go together (a PEM certificate chain and its private key), or leave both empty "
-                "for the development chain."
-            )
-        chain_pem = _read_setting_file("SCENECART_C2PA_CERT_CHAIN", chain_setting)
-        key_pem = _read_setting_file("SCENECART_C2PA_PRIVATE_KEY", key_setting)
-        chain_origin = f"SCENECART_C2PA_CERT_CHAIN ({chain_setting})"
-        key_origin = f"SCENECART_C2PA_PRIVATE_KEY ({key_setting})"
-        development = False
-    else:
-        folder = development_chain()
-        chain_pem = (folder / CHAIN_FILE).read_bytes()
-        key_pem = (folder / KEY_FILE).read_bytes()
-        chain_origin = (
-            f"the development chain {folder / CHAIN_FILE} (delete {folder} to make a new one)"
-        )
-        key_origin = f"the development key {folder / KEY_FILE}"
-        development = True
-    alg, key_pkcs8 = _check_credentials(chain_pem, key_pem, chain_origin, key_origin)
+    source = _merchant_source(own) if own else (_settings_source() or _development_source())
+    alg, key_pkcs8 = _check_credentials(
+        source.chain_pem, source.key_pem, source.chain_origin, source.key_origin
+    )
     return SigningCredentials(
-        chain_pem=chain_pem,
+        chain_pem=source.chain_pem,
         key_pem=key_pkcs8,
         alg=alg,
-        tsa_url=tsa_url,
-        origin=chain_origin,
-        development=development,
+        tsa_url=str(settings.SCENECART_C2PA_TSA_URL or "") or None,
+        origin=source.chain_origin,
+        development=source.development,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """A certificate chain and its key as found, with where they came from (for errors)."""
+
+    chain_pem: bytes
+    key_pem: bytes
+    chain_origin: str
+    key_origin: str
+    development: bool = False
+
+
+def _merchant_source(own: SigningCertificate) -> _Source:
+    name = own.merchant.name
+    return _Source(
+        chain_pem=own.certificate_chain.encode(),
+        key_pem=decrypt(own.encrypted_private_key).encode(),
+        chain_origin=(
+            f"the signing certificate of {name} ({own.subject}; replace it in the admin under "
+            "Signing certificates)"
+        ),
+        key_origin=f"the private key of {name}'s signing certificate",
+    )
+
+
+def _settings_source() -> _Source | None:
+    """The installation's certificate, if SCENECART_C2PA_CERT_CHAIN/PRIVATE_KEY name one."""
+    chain_setting = str(settings.SCENECART_C2PA_CERT_CHAIN or "")
+    key_setting = str(settings.SCENECART_C2PA_PRIVATE_KEY or "")
+    if not (chain_setting or key_setting):
+        return None
+    if not (chain_setting and key_setting):
+        missing = "SCENECART_C2PA_PRIVATE_KEY" if chain_setting else "SCENECART_C2PA_CERT_CHAIN"
+        raise SigningCertificateError(
+            f"{missing} is not set: SCENECART_C2PA_CERT_CHAIN and SCENECART_C2PA_PRIVATE_KEY "
+            "go together (a PEM certificate chain and its private key), or leave both empty "
+            "for the development chain."
+        )
+    return _Source(
+        chain_pem=_read_setting_file("SCENECART_C2PA_CERT_CHAIN", chain_setting),
+        key_pem=_read_setting_file("SCENECART_C2PA_PRIVATE_KEY", key_setting),
+        chain_origin=f"SCENECART_C2PA_CERT_CHAIN ({chain_setting})",
+        key_origin=f"SCENECART_C2PA_PRIVATE_KEY ({key_setting})",
+    )
+
+
+def _development_source() -> _Source:
+    folder = development_chain()
+    return _Source(
+        chain_pem=(folder / CHAIN_FILE).read_bytes(),
+        key_pem=(folder / KEY_FILE).read_bytes(),
+        chain_origin=(
+            f"the development chain {folder / CHAIN_FILE} (delete {folder} to make a new one)"
+        ),
+        key_origin=f"the development key {folder / KEY_FILE}",
+        development=True,
     )
 
 

@@ -36,7 +36,7 @@ from .backends import backend_for
 from .models import BulkItem, BulkJob, Segment, Video
 from .profiles import profile_for
 from .selectors import merchant_spend_this_month
-from .services import SegmentSpec, recipe_key, segment_specs, video_request
+from .services import SegmentSpec, VideoRequest, recipe_key, segment_specs, video_request
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -310,66 +310,20 @@ def _enqueue_submit(job: BulkJob) -> None:
 def bulk_job_submit(*, job: BulkJob) -> SubmitReport:
     """Hand every queued item of the job to the renderers; idempotent (a redelivered task
     finds the submitted items done and carries on with the rest)."""
-    merchant = job.merchant
     submitted = held = errors = slots = 0
     to_render: set[int] = set()
     stopped = bool(job.stopped_reason)
     items = job.items.filter(state=BulkItem.State.QUEUED).select_related("product")
     for item in items.iterator(chunk_size=200):
-        try:
-            specs = _plan(
-                products=[item.product],
-                contexts=[ShopperContext.parse(item.bucket)],
-                aspects=[item.aspect],
-                backend=job.backend,
-                make_cutouts=True,
-            )[(item.product_id, item.bucket, item.aspect)]
-        except Exception as exc:  # a product the renderers cannot plan: say why, go on
-            logger.warning("Bulk job %s: planning %s failed: %s", job.pk, item, exc)
-            reason = (
-                str(exc)
-                if isinstance(exc, ContentPolicyRefusal)
-                else f"{type(exc).__name__}: {exc}"
-            )
-            BulkItem.objects.filter(pk=item.pk).update(
-                state=BulkItem.State.ERROR, error=reason[:2000]
-            )
+        specs = _item_plan(job=job, item=item)
+        if specs is None:
             errors += 1
             continue
-        with transaction.atomic():
-            # The lock makes check-then-spend atomic across jobs and workers.
-            merchant = Merchant.objects.select_for_update().get(pk=merchant.pk)
-            cost = _new_cost(specs)
-            if cost > 0 and merchant.monthly_budget is not None:
-                spent = merchant_spend_this_month(merchant=merchant)
-                if stopped or spent + cost > merchant.monthly_budget:
-                    reason = (
-                        f"Budget reached: ${spent:.2f} of ${merchant.monthly_budget:.2f} spent "
-                        f"this month; this video needs ${cost:.2f} more."
-                    )
-                    if not stopped:
-                        stopped = True
-                        BulkJob.objects.filter(pk=job.pk).update(
-                            stopped_reason=(
-                                f"New paid work stopped at ${spent:.2f} of the "
-                                f"${merchant.monthly_budget:.2f} monthly budget."
-                            )
-                        )
-                    BulkItem.objects.filter(pk=item.pk).update(
-                        state=BulkItem.State.HELD, error=reason, cost=cost
-                    )
-                    held += 1
-                    continue
-            request = video_request(
-                product=item.product,
-                context=ShopperContext.parse(item.bucket),
-                aspect=item.aspect,
-                backend_alias=job.backend,
-                specs=specs,
-            )
-            BulkItem.objects.filter(pk=item.pk).update(
-                state=BulkItem.State.SUBMITTED, video=request.video, error="", cost=cost
-            )
+        request = _item_submit(job=job, item=item, specs=specs, stopped=stopped)
+        if request is None:
+            stopped = True
+            held += 1
+            continue
         submitted += 1
         slots += len(request.segments)
         to_render.update(s.pk for s in request.to_render)
@@ -385,6 +339,68 @@ def bulk_job_submit(*, job: BulkJob) -> SubmitReport:
     return SubmitReport(
         submitted=submitted, held=held, errors=errors, slots=slots, to_render=frozenset(to_render)
     )
+
+
+def _item_plan(*, job: BulkJob, item: BulkItem) -> list[SegmentSpec] | None:
+    """The item's segments; None once the item says why it cannot be planned (a product the
+    renderers cannot plan fails alone, the job goes on)."""
+    try:
+        return _plan(
+            products=[item.product],
+            contexts=[ShopperContext.parse(item.bucket)],
+            aspects=[item.aspect],
+            backend=job.backend,
+            make_cutouts=True,
+        )[(item.product_id, item.bucket, item.aspect)]
+    except Exception as exc:
+        logger.warning("Bulk job %s: planning %s failed: %s", job.pk, item, exc)
+        reason = (
+            str(exc) if isinstance(exc, ContentPolicyRefusal) else f"{type(exc).__name__}: {exc}"
+        )
+        BulkItem.objects.filter(pk=item.pk).update(state=BulkItem.State.ERROR, error=reason[:2000])
+        return None
+
+
+def _item_submit(
+    *, job: BulkJob, item: BulkItem, specs: list[SegmentSpec], stopped: bool
+) -> VideoRequest | None:
+    """Request the item's video, unless its new paid work would go over the merchant's
+    monthly budget (or the job already stopped for it): then the item is held with the
+    reason, the job says where it stopped, and None is returned."""
+    with transaction.atomic():
+        # The lock makes check-then-spend atomic across jobs and workers.
+        merchant = Merchant.objects.select_for_update().get(pk=job.merchant_id)
+        cost = _new_cost(specs)
+        if cost > 0 and merchant.monthly_budget is not None:
+            spent = merchant_spend_this_month(merchant=merchant)
+            if stopped or spent + cost > merchant.monthly_budget:
+                if not stopped:
+                    BulkJob.objects.filter(pk=job.pk).update(
+                        stopped_reason=(
+                            f"New paid work stopped at ${spent:.2f} of the "
+                            f"${merchant.monthly_budget:.2f} monthly budget."
+                        )
+                    )
+                BulkItem.objects.filter(pk=item.pk).update(
+                    state=BulkItem.State.HELD,
+                    error=(
+                        f"Budget reached: ${spent:.2f} of ${merchant.monthly_budget:.2f} spent "
+                        f"this month; this video needs ${cost:.2f} more."
+                    ),
+                    cost=cost,
+                )
+                return None
+        request = video_request(
+            product=item.product,
+            context=ShopperContext.parse(item.bucket),
+            aspect=item.aspect,
+            backend_alias=job.backend,
+            specs=specs,
+        )
+        BulkItem.objects.filter(pk=item.pk).update(
+            state=BulkItem.State.SUBMITTED, video=request.video, error="", cost=cost
+        )
+    return request
 
 
 def _new_cost(specs: list[SegmentSpec]) -> Decimal:
