@@ -21,6 +21,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from scenecart.settings import test as test_settings
+from tests.support import render_cache
 from tests.support.workers import IN_CI, WorkerStarter, free_port, purge_broker, stop
 
 # Fixtures of fake remote services, shared by the test folders.
@@ -75,10 +76,17 @@ def cache_isolation(settings: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def small_videos(settings: pytest.FixtureRequest) -> None:
+def small_videos(settings: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Test-sized house formats and short segments, so renders take a fraction of a second."""
     settings.SCENECART_PROFILES = test_settings.SMALL_PROFILES  # type: ignore[attr-defined]
     settings.SCENECART_SEGMENT_SECONDS = test_settings.SMALL_SEGMENT_SECONDS  # type: ignore[attr-defined]
+    # In this process, the same segment is rendered once per run (tests/support/render_cache).
+    local = settings.SCENECART_BACKENDS["local"]  # type: ignore[attr-defined]
+    settings.SCENECART_BACKENDS = {  # type: ignore[attr-defined]
+        **settings.SCENECART_BACKENDS,  # type: ignore[attr-defined]
+        "local": {**local, "BACKEND": "tests.support.render_cache.CachedLocalBackend"},
+    }
+    monkeypatch.setattr("rendering.services.bed_for", render_cache.cached_bed_for)
 
 
 @pytest.fixture
