@@ -43,27 +43,19 @@ def approval_required(*, merchant_id: int) -> bool:
     )
 
 
-def video_is_published(*, video: Video, require_approval: bool | None = None) -> bool:
+def video_is_published(
+    *, video: Video, require_approval: bool | None = None, once_ready: bool = False
+) -> bool:
+    """Whether the storefront publishes the video; ``once_ready``: whether it will once the
+    assembly under way makes it ready (so it is stored where it will be served from)."""
     product = video.product
     if require_approval is None:
         require_approval = approval_required(merchant_id=product.merchant_id)
     return is_published(
-        status=video.status,
-        has_file=bool(video.file),
+        status=Video.Status.READY if once_ready else video.status,
+        has_file=once_ready or bool(video.file),
         approval=video.approval,
         require_approval=require_approval,
-        active=product.status == Product.Status.ACTIVE,
-    )
-
-
-def publication_on_ready(*, video: Video) -> bool:
-    """Whether the video, being assembled now, will be published once it is ready."""
-    product = video.product
-    return is_published(
-        status=Video.Status.READY,
-        has_file=True,
-        approval=video.approval,
-        require_approval=approval_required(merchant_id=product.merchant_id),
         active=product.status == Product.Status.ACTIVE,
     )
 

@@ -50,7 +50,7 @@ from .backends import backend_for, is_remote
 from .claims import claim, segment_claim
 from .models import Segment, Video, VideoSegment
 from .profiles import profile_for
-from .publication import publication_on_ready, published_name, video_publication_sync
+from .publication import published_name, video_is_published, video_publication_sync
 from .routing import merchant_backend, routing_for
 from .selectors import product_variants_forget, videos_waiting_for
 from .video_provenance import sign_video
@@ -480,7 +480,7 @@ def video_assemble(*, video: Video) -> Video:
         f"videos/{product.merchant.slug}/{slugify(product.sku) or product.pk}/"
         f"{_bucket_slug(video.bucket)}-{video.aspect.replace(':', 'x')}-{video.recipe_key[:12]}"
     )
-    if publication_on_ready(video=video):
+    if video_is_published(video=video, once_ready=True):
         # Stored where it will be served from, so most videos are never moved.
         stem = published_name(stem)
     try:

@@ -25,11 +25,10 @@ from catalog.selectors import merchants_for_user, products_for_merchant
 from catalog.vocabulary import Aesthetic, Climate, TimeOfDay
 from personalization.context import GENERIC_BUCKET
 from personalization.models import BucketPolicy
+from personalization.policy import policy_for
 from personalization.tokens import shopper_token_issue
-from rendering.models import Video
 from rendering.profiles import UnknownAspect, profile_for
-from rendering.publication import video_is_published
-from rendering.selectors import video_for_bucket
+from rendering.selectors import Variant, product_variants
 from videokit.job import OutputProfile
 
 from .presenters import price_label
@@ -215,7 +214,7 @@ def oembed(request: HttpRequest) -> HttpResponse:
     generic = _ready_generic(item, aspect)
     if generic is not None and generic.poster:
         # Posters are frames of the video, so they have the house format's size.
-        body["thumbnail_url"] = request.build_absolute_uri(generic.poster.url)
+        body["thumbnail_url"] = request.build_absolute_uri(generic.poster)
         body["thumbnail_width"] = profile.width
         body["thumbnail_height"] = profile.height
     response = JsonResponse(body)
@@ -310,18 +309,21 @@ def _demo_personas(shop: Merchant) -> list[ShopperOption]:
     return options
 
 
-def _ready_generic(product: Product, aspect: str) -> Video | None:
-    """The generic video if the storefront publishes it (the lookup's rule): never one that
-    awaits the merchant's review or was rejected."""
-    video = video_for_bucket(product=product, bucket=GENERIC_BUCKET, aspect=aspect)
-    if video is None or not video_is_published(video=video):
+def _ready_generic(product: Product, aspect: str) -> Variant | None:
+    """The generic video if the storefront publishes it, read as the lookup reads it (its
+    cached table of variants and the merchant's cached policy, the same servable rule): never
+    one that awaits the merchant's review or was rejected."""
+    table = product_variants(merchant_id=product.merchant_id, sku=product.sku, aspect=aspect)
+    variant = table.variants.get(GENERIC_BUCKET) if table is not None else None
+    require = policy_for(merchant=product.merchant).require_approval
+    if variant is None or not variant.servable(require_approval=require):
         return None
-    return video
+    return variant
 
 
 def _generic_src(request: HttpRequest, product: Product, aspect: str) -> str:
-    video = _ready_generic(product, aspect)
-    return request.build_absolute_uri(video.file.url) if video is not None else ""
+    variant = _ready_generic(product, aspect)
+    return request.build_absolute_uri(variant.src) if variant is not None else ""
 
 
 def _oembed_discovery_url(request: HttpRequest, page_url: str) -> str:
