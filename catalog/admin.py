@@ -11,18 +11,21 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import ForeignKey, Model, QuerySet
+from django.db.models import ForeignKey, Model, QuerySet, URLField
 from django.forms import ModelChoiceField
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince
 
 from . import services
 from .brand_assets import font_upload_check, music_upload_check
+from .feeds import catalog_feed_create, catalog_feed_sync_request, catalog_feed_update
 from .importers import ImportFormatError
 from .importing import catalog_import
 from .models import (
     BrandKit,
+    CatalogFeed,
     Membership,
     Merchant,
     Product,
@@ -290,6 +293,14 @@ class CatalogImportForm(forms.Form):
         choices=[("", "Recognise it"), ("shopify", "Shopify CSV"), ("google", "Google feed")],
         required=False,
     )
+    supplemental = forms.BooleanField(
+        label="Supplemental feed",
+        required=False,
+        help_text=(
+            "A Google supplemental feed: it only updates products already imported (matched "
+            "by id), and only the attributes it sets."
+        ),
+    )
 
     def __init__(self, *args: Any, merchants: QuerySet[Merchant], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -324,6 +335,7 @@ class ProductAdmin(MerchantScopedAdmin):
                     content=upload.read(),
                     filename=upload.name,
                     format=form.cleaned_data["format"] or None,
+                    supplemental=form.cleaned_data["supplemental"],
                 )
             except ImportFormatError as exc:
                 form.add_error("file", str(exc))
@@ -343,8 +355,18 @@ class ProductAdmin(MerchantScopedAdmin):
         self, request: HttpRequest, obj: Product, form: forms.ModelForm, change: bool
     ) -> None:
         super().save_model(request, obj, form, change)
-        if change and "status" in form.changed_data:
-            services.product_status_changed(product=obj)
+        if change:
+            services.product_changed(product=obj, fields=form.changed_data)
+
+    def save_related(
+        self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool
+    ) -> None:
+        super().save_related(request, form, formsets, change)
+        # A photo removed or moved may change the one the videos show.
+        if change and any(
+            formset.model is ProductImage and formset.has_changed() for formset in formsets
+        ):
+            services.product_changed(product=form.instance, fields=["images"])
 
 
 @admin.register(ShopperProfile)
@@ -355,3 +377,103 @@ class ShopperProfileAdmin(MerchantScopedAdmin):
     ]  # fmt: skip
     list_filter = ["climate", "aesthetic", "personalization_consent"]
     search_fields = ["external_id"]
+
+
+# What the parsers call the formats they read (ParseResult.format), in the merchant's words.
+FEED_FORMATS = {
+    "shopify_csv": "Shopify CSV",
+    "google_tsv": "Google Merchant feed, TSV",
+    "google_xml": "Google Merchant feed, XML",
+}
+
+
+@admin.register(CatalogFeed)
+class CatalogFeedAdmin(MerchantScopedAdmin):
+    """Feeds synced on a schedule (catalog.feeds), with the last sync's report in words."""
+
+    editable = ["url", "format", "role", "every_minutes", "enabled"]
+    # Django 6's default, asked for now: a URL typed without a scheme is https.
+    formfield_overrides = {URLField: {"assume_scheme": "https"}}
+    list_display = ["url", "merchant", "format", "every_minutes", "enabled", "last_sync"]
+    list_filter = ["enabled", "last_outcome"]
+    search_fields = ["url"]
+    actions = ["sync_now"]
+    readonly_fields = [
+        "last_sync", "last_error", "last_import", "refused_rows", "last_changed_at",
+        "next_due_at",
+    ]  # fmt: skip
+
+    def get_fieldsets(self, request: HttpRequest, obj: CatalogFeed | None = None) -> Any:
+        feed = (None, {"fields": ["merchant", *self.editable]})
+        if obj is None:
+            return [feed]
+        sync = ("Last sync", {"fields": self.readonly_fields})
+        return [feed, sync]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
+        # A feed stays with the shop it was registered for.
+        return [*self.readonly_fields, *(["merchant"] if obj is not None else [])]
+
+    def save_model(
+        self, request: HttpRequest, obj: CatalogFeed, form: forms.ModelForm, change: bool
+    ) -> None:
+        values = {name: form.cleaned_data[name] for name in self.editable}
+        if change:
+            saved = catalog_feed_update(feed=CatalogFeed.objects.get(pk=obj.pk), **values)
+        else:
+            saved = catalog_feed_create(merchant=form.cleaned_data["merchant"], **values)
+        obj.pk = saved.pk
+
+    @admin.action(description="Sync the selected feeds now")
+    def sync_now(self, request: HttpRequest, queryset: QuerySet[CatalogFeed]) -> None:
+        feeds = [feed for feed in queryset if self._owns(request, feed)]
+        for feed in feeds:
+            catalog_feed_sync_request(feed=feed)
+        self.message_user(
+            request,
+            f"A worker syncs {len(feeds)} feed{'s' if len(feeds) != 1 else ''} now: reload "
+            "this page in a moment for the outcome.",
+        )
+
+    @admin.display(description="Last sync", ordering="last_checked_at")
+    def last_sync(self, obj: CatalogFeed) -> str:
+        if obj.last_checked_at is None:
+            return "Not synced yet" + (" (a worker is on it)" if obj.syncing_since else "")
+        ago = f"{timesince(obj.last_checked_at)} ago"
+        if obj.last_outcome == CatalogFeed.Outcome.NOT_MODIFIED:
+            return f"Not modified since the last import (checked {ago})"
+        if obj.last_outcome == CatalogFeed.Outcome.FAILED:
+            return f"Failed {ago}: {obj.last_error}"
+        return f"{obj.get_last_outcome_display()} {ago}: {self._counts(obj.last_report)}"
+
+    @admin.display(description="Last import")
+    def last_import(self, obj: CatalogFeed) -> str:
+        """What the last import did (a failed or unchanged sync keeps it)."""
+        if not obj.last_report:
+            return "—"
+        kind = str(obj.last_report.get("format", ""))
+        kind = FEED_FORMATS.get(kind, kind)
+        return f"{self._counts(obj.last_report)}" + (f" ({kind})" if kind else "")
+
+    @admin.display(description="Refused rows")
+    def refused_rows(self, obj: CatalogFeed) -> str:
+        refused = list((obj.last_report or {}).get("refused", []))
+        if not refused:
+            return "—"
+        rows = format_html_join(
+            "", "<li>line {}: {}</li>", ((row["line"], row["reason"]) for row in refused)
+        )
+        more = int((obj.last_report or {}).get("refused_total", len(refused))) - len(refused)
+        tail = format_html("<li>… and {} more</li>", more) if more > 0 else ""
+        return format_html('<ul style="margin-left:0">{}{}</ul>', rows, tail)
+
+    @staticmethod
+    def _counts(report: dict[str, Any] | None) -> str:
+        if not report:
+            return "—"
+        refused = int(report.get("refused_total", len(report.get("refused", []))))
+        return (
+            f"{report.get('created', 0)} created, {report.get('updated', 0)} updated, "
+            f"{report.get('unchanged', 0)} unchanged, {refused} refused, "
+            f"{report.get('images_queued', 0)} images queued"
+        )

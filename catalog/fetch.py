@@ -1,7 +1,9 @@
-"""Fetching product images named by URL in a merchant's feed: run by workers, never in a request.
+"""Fetching what merchants name by URL (product images in a feed, the feed itself): run by
+workers, never in a request.
 
-A feed is untrusted input, and a URL in it may point anywhere: at the metadata service of the
-cloud the workers run in, at a database on the private network, at the worker itself. So:
+A feed is untrusted input, and a URL in it (or a feed's own URL) may point anywhere: at the
+metadata service of the cloud the workers run in, at a database on the private network, at the
+worker itself. So:
 
 * only ``http`` and ``https``; the host's every address is resolved and checked, and every
   address that is not globally routable is refused (loopback, private, carrier-grade NAT,
@@ -12,9 +14,12 @@ cloud the workers run in, at a database on the private network, at the worker it
   header and TLS SNI, and the certificate is verified for it), so a DNS answer that changes
   between the check and the connection (rebinding) cannot redirect it;
 * redirects are followed by hand, at most ``MAX_REDIRECTS``, each hop checked again;
-* timeouts on connect and read, a size cap checked against Content-Length and while reading,
-  an ``image/*`` content type and an image's magic bytes;
+* timeouts on connect and read, a size cap checked against Content-Length and while reading;
+  for an image, an ``image/*`` content type and an image's magic bytes;
 * 429, 5xx, timeouts and dropped connections are retried with backoff; anything else is final.
+
+A feed (``document_fetch``) is fetched conditionally: with the ``ETag`` and ``Last-Modified``
+of the copy last imported, an unchanged feed answers 304 and is neither downloaded nor parsed.
 
 Every refusal is a ``FetchRefused`` whose message says why, for the import report.
 """
@@ -22,16 +27,29 @@ Every refusal is a ``FetchRefused`` whose message says why, for the import repor
 import ipaddress
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
 from django.conf import settings
 
+from .importers.records import MAX_FILE_BYTES
 from .uploads import sniff_image_format
 
 MAX_REDIRECTS = 5
 USER_AGENT = "Scenecart-ImageFetcher/1.0 (+https://scenecart.example/fetcher)"
+FEED_USER_AGENT = "Scenecart-FeedFetcher/1.0 (+https://scenecart.example/fetcher)"
+# What a feed may be: Shopify's CSV, Google's TSV or XML (RSS 2.0, Atom); anything else is
+# still read, and the parser says what it is not.
+FEED_ACCEPT = (
+    "text/csv, text/tab-separated-values, application/rss+xml, application/atom+xml, "
+    "application/xml, text/xml, text/plain;q=0.9, */*;q=0.5"
+)
+# A validator longer than this, or not printable ASCII, is not kept: it goes back to the
+# server in a header, and a column has to hold it.
+MAX_VALIDATOR_LENGTH = 256
 _RETRY_STATUSES = {429, 500, 502, 503, 504}
 
 
@@ -46,15 +64,66 @@ class FetchedImage:
     content_type: str
 
 
+@dataclass(frozen=True, slots=True)
+class FetchedDocument:
+    """A feed as the server sent it (200), or its word that it has not changed (304: no
+    content, the validators still those of the copy already imported)."""
+
+    url: str  # after redirects
+    status: int  # 200 or 304
+    content: bytes
+    etag: str
+    last_modified: str
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+_Fetched = TypeVar("_Fetched")
+# Reads the final (non-redirect) response of a fetch into what the caller wants.
+_Reader = Callable[[str, urllib3.BaseHTTPResponse], _Fetched]
+
+
 def image_fetch(url: str) -> FetchedImage:
     """Fetch one image URL safely; raise ``FetchRefused`` with the reason otherwise."""
+    headers = {"User-Agent": USER_AGENT, "Accept": "image/*"}
+    return _with_retries(url, headers, _image_from)
+
+
+def document_fetch(
+    url: str, *, etag: str = "", last_modified: str = "", max_bytes: int = MAX_FILE_BYTES
+) -> FetchedDocument:
+    """Fetch a catalog feed safely, with the checks of ``image_fetch`` but no content-type or
+    magic-byte check (the parser judges the content), capped at ``max_bytes``.
+
+    ``etag`` and ``last_modified`` are the validators of the copy already imported, sent as
+    ``If-None-Match`` and ``If-Modified-Since``: a server that honours them answers 304 when
+    the feed has not changed. Raises ``FetchRefused`` with the reason otherwise.
+    """
+    headers = {"User-Agent": FEED_USER_AGENT, "Accept": FEED_ACCEPT}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+
+    def read(final_url: str, response: urllib3.BaseHTTPResponse) -> FetchedDocument:
+        return _document_from(
+            final_url, response, etag=etag, last_modified=last_modified, max_bytes=max_bytes
+        )
+
+    return _with_retries(url, headers, read)
+
+
+def _with_retries(url: str, headers: dict[str, str], read: _Reader[_Fetched]) -> _Fetched:
     attempts = settings.SCENECART_FETCH_RETRIES + 1
     for attempt in range(attempts):
         try:
-            return _fetch_following_redirects(url)
+            return _fetch_following_redirects(url, headers, read)
         except _Transient as exc:
             if attempt + 1 == attempts:
-                raise FetchRefused(f"{exc} (after {attempts} attempts)") from exc
+                tries = f"{attempts} attempts" if attempts > 1 else "1 attempt"
+                raise FetchRefused(f"{exc} (after {tries})") from exc
             time.sleep(min(exc.retry_after or 0.5 * 2**attempt, 10.0))
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -65,9 +134,11 @@ class _Transient(Exception):
         self.retry_after = retry_after
 
 
-def _fetch_following_redirects(url: str) -> FetchedImage:
+def _fetch_following_redirects(
+    url: str, headers: dict[str, str], read: _Reader[_Fetched]
+) -> _Fetched:
     for _ in range(MAX_REDIRECTS + 1):
-        response = _request(url)
+        response = _request(url, headers)
         try:
             if response.status in (301, 302, 303, 307, 308):
                 location = response.headers.get("Location")
@@ -75,13 +146,13 @@ def _fetch_following_redirects(url: str) -> FetchedImage:
                     raise FetchRefused(f"HTTP {response.status} without a Location header")
                 url = urljoin(url, location)
                 continue
-            return _image_from(url, response)
+            return read(url, response)
         finally:
             response.release_conn()
     raise FetchRefused(f"more than {MAX_REDIRECTS} redirects")
 
 
-def _request(url: str) -> urllib3.BaseHTTPResponse:
+def _request(url: str, headers: dict[str, str]) -> urllib3.BaseHTTPResponse:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise FetchRefused(f"only http and https URLs are fetched, not {parts.scheme or 'this'!r}")
@@ -109,7 +180,7 @@ def _request(url: str) -> urllib3.BaseHTTPResponse:
         response = pool.urlopen(
             "GET",
             target,
-            headers={"Host": host_header, "User-Agent": USER_AGENT, "Accept": "image/*"},
+            headers={"Host": host_header, **headers},
             redirect=False,
             retries=False,
             preload_content=False,
@@ -208,22 +279,64 @@ def _image_from(url: str, response: urllib3.BaseHTTPResponse) -> FetchedImage:
     content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if not content_type.startswith("image/"):
         raise FetchRefused(f"the server sent {content_type or 'no content type'}, not an image")
-    limit = settings.SCENECART_FETCH_MAX_BYTES
+    content = _read_capped(response, settings.SCENECART_FETCH_MAX_BYTES, what="the image")
+    if sniff_image_format(content) is None:
+        raise FetchRefused(f"the server called it {content_type}, but the bytes are not an image")
+    return FetchedImage(url=url, content=content, content_type=content_type)
+
+
+def _document_from(
+    url: str,
+    response: urllib3.BaseHTTPResponse,
+    *,
+    etag: str,
+    last_modified: str,
+    max_bytes: int,
+) -> FetchedDocument:
+    if response.status == 304:
+        if not (etag or last_modified):
+            raise FetchRefused("HTTP 304 (not modified) to a request that was not conditional")
+        # A 304 may send fresh validators (RFC 9110, 15.4.5); the ones it leaves out stand.
+        return FetchedDocument(
+            url=url,
+            status=304,
+            content=b"",
+            etag=_validator(response.headers.get("ETag", "")) or etag,
+            last_modified=_validator(response.headers.get("Last-Modified", "")) or last_modified,
+        )
+    if response.status != 200:
+        raise FetchRefused(f"HTTP {response.status}")
+    return FetchedDocument(
+        url=url,
+        status=200,
+        content=_read_capped(response, max_bytes, what="the feed"),
+        etag=_validator(response.headers.get("ETag", "")),
+        last_modified=_validator(response.headers.get("Last-Modified", "")),
+    )
+
+
+def _validator(value: str) -> str:
+    """A response's ETag or Last-Modified as it may be stored and sent back; "" if it may not."""
+    value = value.strip()
+    if len(value) > MAX_VALIDATOR_LENGTH or not all(" " <= c <= "~" for c in value):
+        return ""
+    return value
+
+
+def _read_capped(response: urllib3.BaseHTTPResponse, limit: int, *, what: str) -> bytes:
+    """The response's body, refused as soon as it is known to be larger than ``limit``."""
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise FetchRefused(f"the image is {int(declared):,} bytes, more than {limit:,}")
+        raise FetchRefused(f"{what} is {int(declared):,} bytes, more than {limit:,}")
     chunks, size = [], 0
     try:
         for chunk in response.stream(64 * 1024):
             size += len(chunk)
             if size > limit:
-                raise FetchRefused(f"the image is more than {limit:,} bytes")
+                raise FetchRefused(f"{what} is more than {limit:,} bytes")
             chunks.append(chunk)
     except urllib3.exceptions.TimeoutError as exc:
         raise _Transient(f"timed out after {settings.SCENECART_FETCH_TIMEOUT:g} s") from exc
     except urllib3.exceptions.ProtocolError as exc:
         raise _Transient(f"the download broke off ({type(exc).__name__})") from exc
-    content = b"".join(chunks)
-    if sniff_image_format(content) is None:
-        raise FetchRefused(f"the server called it {content_type}, but the bytes are not an image")
-    return FetchedImage(url=url, content=content, content_type=content_type)
+    return b"".join(chunks)

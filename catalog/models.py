@@ -5,8 +5,14 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import (
+    MaxValueValidator,
+    MinValueValidator,
+    RegexValidator,
+    URLValidator,
+)
 from django.db import models
+from django.utils import timezone
 
 from .vocabulary import Aesthetic, Climate, Locale
 
@@ -163,6 +169,17 @@ class Product(models.Model):
     price = models.DecimalField(
         max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
     )
+    # What the product sold for before a sale (Shopify's "compare at", Google's regular price
+    # beside a sale_price): the offer shot shows it beside the price, so it is a visible fact.
+    compare_at_price = models.DecimalField(
+        "compare-at price",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="The price before the sale; empty when the product is not on sale.",
+    )
     currency = models.CharField(max_length=3, default="USD", validators=[currency_code])
     category = models.CharField(max_length=255, blank=True)
     tags = models.JSONField(default=list, blank=True)
@@ -285,3 +302,96 @@ class ProductImageSource(models.Model):
         if self.status == self.Status.FAILED:
             return f"image missing: {self.error}"
         return f"{self.url} ({self.get_status_display()})"
+
+
+feed_url = URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// URL.")
+
+
+class CatalogFeed(models.Model):
+    """A catalog export the merchant publishes at a URL, imported again on a schedule.
+
+    Beat queues a sync once ``next_due_at`` has passed (catalog.feeds). The sync fetches the
+    feed with the validators of the copy last imported, so an unchanged feed costs one 304,
+    and imports it like an upload, which leaves unchanged products untouched. A failed sync
+    keeps the last good report and is tried again at the next due time. ``syncing_since`` is
+    the claim that keeps two workers from syncing one feed at once.
+    """
+
+    class Format(models.TextChoices):
+        DETECT = "", "Recognise it"
+        SHOPIFY = "shopify", "Shopify CSV"
+        GOOGLE = "google", "Google Merchant feed"
+
+    class Role(models.TextChoices):
+        PRIMARY = "primary", "Primary feed"
+        SUPPLEMENTAL = "supplemental", "Supplemental feed (Google)"
+
+    class Outcome(models.TextChoices):
+        NEVER = "", "Not synced yet"
+        OK = "ok", "Imported"
+        NOT_MODIFIED = "not_modified", "Not modified"
+        FAILED = "failed", "Failed"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="catalog_feeds")
+    url = models.URLField(
+        "feed URL",
+        max_length=2000,
+        validators=[feed_url],
+        help_text=(
+            "Where your shop publishes its Shopify product CSV or Google Merchant Center feed "
+            "(TSV, RSS or Atom)."
+        ),
+    )
+    format = models.CharField(
+        max_length=10, choices=Format.choices, blank=True, default=Format.DETECT
+    )
+    role = models.CharField(
+        max_length=12,
+        choices=Role.choices,
+        default=Role.PRIMARY,
+        help_text=(
+            "A Google supplemental feed adds to or overrides attributes of the products your "
+            "primary feed lists; it creates none."
+        ),
+    )
+    every_minutes = models.PositiveIntegerField(
+        "sync every (minutes)",
+        default=60,
+        validators=[MinValueValidator(5), MaxValueValidator(7 * 24 * 60)],
+    )
+    enabled = models.BooleanField(default=True, help_text="Untick to stop syncing this feed.")
+    # The validators of the copy last imported (the ETag and Last-Modified headers as sent),
+    # sent back as If-None-Match and If-Modified-Since.
+    etag = models.CharField("ETag", max_length=256, blank=True, editable=False)
+    last_modified = models.CharField(max_length=256, blank=True, editable=False)
+    last_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    next_due_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
+    syncing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    last_outcome = models.CharField(
+        max_length=12, choices=Outcome.choices, blank=True, default=Outcome.NEVER, editable=False
+    )
+    last_report = models.JSONField(null=True, blank=True, editable=False)  # ImportReport.to_dict()
+    last_error = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["merchant", "url"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "url"], name="catalogfeed_unique_url")
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def clean(self) -> None:
+        super().clean()
+        parts = urlsplit(self.url)
+        if parts.username or parts.password:
+            # They would be shown in the admin and stored in clear; a feed URL with a secret
+            # token in its path or query is what Shopify apps and Google feed hosts hand out.
+            raise ValidationError({"url": "Leave the user name and password out of the URL."})
+        if self.role == self.Role.SUPPLEMENTAL and self.format != self.Format.GOOGLE:
+            raise ValidationError(
+                {"role": "Only a Google feed can be supplemental: set the format to Google."}
+            )

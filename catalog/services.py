@@ -1,6 +1,7 @@
 """Writes to the catalog. Views, admin, commands and tasks call these, never ``.save()``."""
 
 import hashlib
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,7 +20,7 @@ from .models import (
     ShopperProfile,
     new_token_secret,
 )
-from .selectors import merchant_forget
+from .selectors import merchant_forget, product_forget
 from .uploads import image_upload_check
 
 if TYPE_CHECKING:
@@ -86,6 +87,7 @@ def brand_kit_update(
         if upload:
             checked[field] = brand_asset_check(field, upload[1], filename=upload[0])
     kit, _ = BrandKit.objects.get_or_create(merchant=merchant)
+    before = {name: getattr(kit, name) for name in BRAND_CHANGES}
     if primary_color is not None:
         kit.primary_color = primary_color
     if secondary_color is not None:
@@ -107,8 +109,31 @@ def brand_kit_update(
         # Named by content and recognised format: the uploader's name and extension are never
         # kept, so nothing stored under brand/ can be served as a page.
         file_field.save(asset.stored_name, ContentFile(asset.content), save=False)
-    kit.save()
+    with transaction.atomic():
+        kit.save()
+        changed = [
+            label for name, label in BRAND_CHANGES.items() if getattr(kit, name) != before[name]
+        ]
+        if changed:
+            # The logo is a fact the storefront checks (catalog.facts); every video of the
+            # shop shows the kit, so every one is re-planned.
+            transaction.on_commit(lambda: merchant_forget(slug=merchant.slug))
+            dispatch.refresh_videos(
+                merchant.pk, reason=", ".join(dict.fromkeys(changed)) + " changed"
+            )
+    merchant_forget(slug=merchant.slug)
     return kit
+
+
+# What the merchant reads while their videos refresh after a brand kit change.
+BRAND_CHANGES = {
+    "primary_color": "brand colors",
+    "secondary_color": "brand colors",
+    "call_to_action": "call to action",
+    "logo_hash": "logo",
+    "font_hash": "font",
+    "music_hash": "music",
+}
 
 
 def product_create(
@@ -117,6 +142,7 @@ def product_create(
     sku: str,
     title: str,
     price: Decimal | str,
+    compare_at_price: Decimal | str | None = None,
     currency: str = "USD",
     description: str = "",
     category: str = "",
@@ -129,6 +155,7 @@ def product_create(
         sku=sku,
         title=title,
         price=Decimal(str(price)),
+        compare_at_price=None if compare_at_price is None else Decimal(str(compare_at_price)),
         currency=currency,
         description=description,
         category=category,
@@ -143,26 +170,51 @@ def product_create(
 
 def product_update(*, product: Product, **fields: Any) -> Product:
     allowed = {
-        "title", "description", "price", "currency", "category", "tags", "attributes", "status",
+        "title", "description", "price", "compare_at_price", "currency", "category", "tags",
+        "attributes", "status",
     }  # fmt: skip
     unknown = set(fields) - allowed
     if unknown:
         raise TypeError(f"product_update() got unknown fields: {', '.join(sorted(unknown))}")
-    status_before = product.status
+    changed = []
     for name, value in fields.items():
-        setattr(product, name, Decimal(str(value)) if name == "price" else value)
+        if name in ("price", "compare_at_price") and value is not None:
+            value = Decimal(str(value))
+        if getattr(product, name) != value:
+            changed.append(name)
+        setattr(product, name, value)
     product.full_clean()
     with transaction.atomic():
         product.save()
-        if product.status != status_before:
-            product_status_changed(product=product)
+        product_changed(product=product, fields=changed)
     return product
 
 
-def product_status_changed(*, product: Product) -> None:
-    """A product archived, drafted or made active again: only an active product's videos are
-    published, so rendering moves their files in or out of the public prefix."""
-    dispatch.sync_publication(product.merchant_id, product_ids=[product.pk])
+def product_changed(*, product: Product, fields: Iterable[str]) -> None:
+    """What follows a change of a product's fields or photos (``product_update``, the admin's
+    form): the storefront sees the product as it is now at once (its cached entry is dropped
+    now and again after commit), only an active product's videos are published, and every
+    video of the product is re-planned (``rendering.refresh_videos``: only what changed is
+    rendered again)."""
+    names = list(dict.fromkeys(fields))
+    if not names:
+        return
+    product_forget(merchant_id=product.merchant_id, sku=product.sku)
+    transaction.on_commit(lambda: product_forget(merchant_id=product.merchant_id, sku=product.sku))
+    if "status" in names:
+        dispatch.sync_publication(product.merchant_id, product_ids=[product.pk])
+    labels = [CHANGE_LABELS.get(name, name.replace("_", " ")) for name in names]
+    dispatch.refresh_videos(
+        product.merchant_id, product_ids=[product.pk], reason=", ".join(labels) + " changed"
+    )
+
+
+# How the merchant reads a change while its videos refresh ("price changed").
+CHANGE_LABELS = {
+    "compare_at_price": "compare-at price",
+    "attributes": "product details",
+    "images": "photos",
+}
 
 
 def product_image_add(
@@ -190,6 +242,7 @@ def product_image_add(
             row.file.delete(save=False)
             raise
     dispatch.cutout_product_image(row.pk)
+    product_changed(product=product, fields=["images"])
     return row
 
 

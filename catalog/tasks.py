@@ -5,8 +5,9 @@ import logging
 from celery import shared_task
 
 from . import services
+from .feeds import CatalogFeedBusy, catalog_feed_sync, catalog_feeds_queue_due
 from .importing import product_image_source_fetch
-from .models import ProductImage, ProductImageSource
+from .models import CatalogFeed, ProductImage, ProductImageSource
 
 logger = logging.getLogger(__name__)
 
@@ -40,3 +41,23 @@ def fetch_product_image(source_id: int) -> None:
     if source is None:
         return
     product_image_source_fetch(source=source)
+
+
+@shared_task(name="catalog.sync_feed", acks_late=True, reject_on_worker_lost=True)
+def sync_feed(feed_id: int) -> None:
+    """Fetch one catalog feed and import it if it changed (catalog.feeds). Not retried: the
+    fetcher retries what may pass, and a failed sync is tried again at the feed's next due
+    time."""
+    feed = CatalogFeed.objects.select_related("merchant").filter(pk=feed_id).first()
+    if feed is None:
+        return
+    try:
+        catalog_feed_sync(feed=feed)
+    except CatalogFeedBusy:
+        return  # another worker is on it
+
+
+@shared_task(name="catalog.sync_due_feeds")
+def sync_due_feeds() -> None:
+    """Periodic (beat, every minute): queue a sync of every feed that is due."""
+    catalog_feeds_queue_due()

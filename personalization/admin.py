@@ -38,7 +38,7 @@ class BucketPolicyForm(forms.ModelForm):
         model = BucketPolicy
         fields = [
             "merchant", "dimensions", "approved_buckets", "allow_public_hints",
-            "require_consent", "holdout_percent", "require_approval",
+            "require_consent", "holdout_percent", "require_approval", "review_data_refresh",
         ]  # fmt: skip
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -24,9 +24,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import transaction
+
 from catalog.models import BrandKit, Merchant, Product, ProductImageSource
 from videokit.plan import ScenePlan
 
+from . import dispatch
 from .models import ContentPolicy
 from .terms import Found, maintained_matcher, own_matcher, term_key, term_lines
 
@@ -194,12 +197,20 @@ def policy_check_plans(*, product: Product, plans: Sequence[ScenePlan]) -> None:
 
 
 def content_policy_update(*, merchant: Merchant, **fields: Any) -> ContentPolicy:
-    """Create or change a merchant's content policy; checked (``ContentPolicy.clean``) first."""
+    """Create or change a merchant's content policy; checked (``ContentPolicy.clean``) first.
+
+    A change re-plans every video of the shop (``rendering.refresh_videos``): a video whose
+    texts the policy now refuses is withdrawn with the reason, one it refused before may now
+    be made."""
     policy = ContentPolicy.objects.filter(merchant=merchant).first() or ContentPolicy(
         merchant=merchant
     )
+    changed = policy.pk is None or any(getattr(policy, n) != v for n, v in fields.items())
     for name, value in fields.items():
         setattr(policy, name, value)
     policy.full_clean()
-    policy.save()
+    with transaction.atomic():
+        policy.save()
+        if changed:
+            dispatch.refresh_videos(merchant.pk, reason="content policy changed")
     return policy

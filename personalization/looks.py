@@ -1,9 +1,9 @@
-"""How each climate looks and what a product's claim says: the tables and lines both a scene
-plan (``personalization.plans``) and a script writer (``personalization.scripts``) read."""
+"""How each climate looks: the tables both a scene plan (``personalization.plans``) and a
+script writer (``personalization.scripts``) read. A product's claim is one of its facts
+(``catalog.facts.claim_for``)."""
 
 from dataclasses import dataclass
 
-from catalog.models import Product
 from catalog.vocabulary import Climate
 from videokit.plan import WeatherKind
 
@@ -49,14 +49,3 @@ CLIMATE_LOOKS: dict[Climate, Look] = {
         "Built for dry heat",
     ),
 }  # fmt: skip
-
-
-def claim_for(product: Product) -> str:
-    """A short claim line: the merchant's own (``attributes["claim"]``), else the first sentence
-    of the description, kept short enough for one caption line."""
-    claim = str(product.attributes.get("claim", "")).strip() if product.attributes else ""
-    if not claim and product.description:
-        claim = product.description.strip().split(". ")[0].rstrip(".")
-    if len(claim) > 70:
-        claim = claim[:69].rsplit(" ", 1)[0].rstrip(",;:") + "…"
-    return claim

@@ -62,6 +62,15 @@ class BucketPolicy(models.Model):
             "the best approved stand-in (or nothing)."
         ),
     )
+    review_data_refresh = models.BooleanField(
+        "review price and brand refreshes",
+        default=False,
+        help_text=(
+            "When a price, claim or your brand kit changes, only the offer and closing shots "
+            "are re-made, from your own data. Off: an approved variant stays approved with "
+            "them. On: it waits for a new review like any new video."
+        ),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

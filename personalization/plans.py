@@ -12,12 +12,13 @@ from decimal import Decimal
 from babel.numbers import format_currency
 from django.conf import settings
 
+from catalog.facts import claim_for
 from catalog.models import BrandKit, Product
 from catalog.vocabulary import Aesthetic, TimeOfDay
 from videokit.plan import CameraMove, Light, ScenePlan
 
 from .context import ShopperContext
-from .looks import CLIMATE_LOOKS, Look, claim_for
+from .looks import CLIMATE_LOOKS, Look
 from .scripts import Script, script_for
 
 DEFAULT_LOCALE = "en-US"
@@ -149,8 +150,17 @@ def offer_plan(
         caption=price,
         subcaption=claim_for(product),
         brand_colors=brand_colors,
-        extras={"title": product.title, "locale": locale},
+        extras={"title": product.title, "locale": locale, **_was(product, locale)},
     )
+
+
+def _was(product: Product, locale: str) -> dict[str, str]:
+    """The price before the sale, struck through beside the price; only a product on sale has
+    one, so every other offer's plan (and its cache key) is what it always was."""
+    before = product.compare_at_price
+    if before is None or before <= product.price:
+        return {}
+    return {"was": price_label(price=before, currency=product.currency, locale=locale)}
 
 
 def outro_plan(

@@ -42,10 +42,11 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
+from catalog.facts import claim_for
 from catalog.models import Product
 
 from .context import ShopperContext
-from .looks import CLIMATE_LOOKS, claim_for
+from .looks import CLIMATE_LOOKS
 
 logger = logging.getLogger(__name__)
 

@@ -32,6 +32,13 @@ class RenderBackend:
     needs_image_url: ClassVar[bool] = False
 
     @property
+    def identity(self) -> str:
+        """What segment keys name the backend by: its class. A subclass that only puts a cache
+        in front of its parent (the same bytes for the same job) names the parent, so both
+        find each other's segments."""
+        return f"{type(self).__module__}.{type(self).__qualname__}"
+
+    @property
     def version(self) -> str:
         raise NotImplementedError
 

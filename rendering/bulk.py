@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from catalog.models import Merchant, Product
+from catalog.models import BrandKit, Merchant, Product
 from personalization.content_policy import ContentPolicyRefusal
 from personalization.context import ShopperContext
 
@@ -36,7 +36,14 @@ from .backends import backend_for
 from .models import BulkItem, BulkJob, Segment, Video
 from .profiles import profile_for
 from .selectors import merchant_spend_this_month
-from .services import SegmentSpec, VideoRequest, recipe_key, segment_specs, video_request
+from .services import (
+    SegmentSpec,
+    VideoRequest,
+    music_of,
+    recipe_key,
+    segment_specs,
+    video_request,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -237,8 +244,9 @@ def generation_estimate(
             "product_id", "bucket", "aspect", "recipe_key"
         )
     )
+    music = music_of(BrandKit.objects.filter(merchant_id=merchant.pk).first())
     videos_ready = sum(
-        (pid, bucket, aspect, recipe_key(s.key for s in specs)) in ready_recipes
+        (pid, bucket, aspect, recipe_key((s.key for s in specs), music=music)) in ready_recipes
         for (pid, bucket, aspect), specs in planned.items()
     )
     seconds = sum(spec.plan.seconds for spec in to_render)

@@ -12,6 +12,7 @@ PLAN_VIDEO = "rendering.plan_video"
 ASSEMBLE_VIDEO = "rendering.assemble_video"
 SUBMIT_BULK_JOB = "rendering.submit_bulk_job"
 SYNC_PUBLICATION = "rendering.sync_publication"
+REFRESH_VIDEOS = "rendering.refresh_videos"
 
 
 def render_segments(segment_ids: Iterable[int]) -> None:
@@ -39,3 +40,7 @@ def assemble_videos(video_ids: Iterable[int]) -> None:
 
 def submit_bulk_job(job_id: int) -> None:
     queue_on_commit(SUBMIT_BULK_JOB, job_id)
+
+
+def refresh_videos(merchant_id: int, *, product_ids: list[int] | None, reason: str) -> None:
+    queue_on_commit(REFRESH_VIDEOS, merchant_id, product_ids=product_ids, reason=reason)

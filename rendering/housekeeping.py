@@ -1,5 +1,9 @@
 """Storage housekeeping: delete what no video needs any more, and say who uses how much.
 
+The videos of a product archived for SCENECART_ARCHIVED_VIDEOS_DAYS go first (nothing of an
+archived product is served, and a product back on sale after that is rendered again); the
+segments only they used are then unreferenced like any other.
+
 Segments are content-addressed and shared, so nothing deletes them when a video moves on to a
 new recipe (a new product photo, a new price): the old hero/scene/offer rows and files stay
 behind, and so do the old video file and poster, whose names carry the recipe. The sweep
@@ -20,7 +24,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from catalog.models import BrandKit, Merchant, ProductImage
+from catalog.models import BrandKit, Merchant, Product, ProductImage
 
 from .models import Segment, Video
 from .publication import published_name
@@ -39,6 +43,7 @@ class SweepReport:
 
     dry_run: bool
     grace_seconds: float
+    archived_videos_deleted: int = 0
     segments_deleted: int = 0
     segment_bytes: int = 0
     orphan_segment_files_deleted: int = 0
@@ -57,6 +62,7 @@ class SweepReport:
         return {
             "dry_run": self.dry_run,
             "grace_seconds": self.grace_seconds,
+            "archived_videos_deleted": self.archived_videos_deleted,
             "segments_deleted": self.segments_deleted,
             "segment_bytes": self.segment_bytes,
             "orphan_segment_files_deleted": self.orphan_segment_files_deleted,
@@ -74,6 +80,7 @@ class _Tally:
 
     def __init__(self) -> None:
         self.counts = {
+            "archived_videos_deleted": 0,
             "segments_deleted": 0,
             "segment_bytes": 0,
             "orphan_segment_files_deleted": 0,
@@ -95,6 +102,11 @@ def housekeeping_sweep(*, grace: timedelta, dry_run: bool = False) -> SweepRepor
     now = timezone.now()
     cutoff = now - grace
     tally = _Tally()
+    _sweep_archived_videos(
+        archived_before=now - timedelta(days=settings.SCENECART_ARCHIVED_VIDEOS_DAYS),
+        dry_run=dry_run,
+        tally=tally,
+    )
     _sweep_segment_rows(cutoff=cutoff, now=now, dry_run=dry_run, tally=tally)
     _sweep_orphan_segment_files(cutoff=cutoff, dry_run=dry_run, tally=tally)
     _sweep_orphan_video_files(cutoff=cutoff, dry_run=dry_run, tally=tally)
@@ -182,6 +194,21 @@ def _segment_file_names(segment: Segment) -> set[str]:
 def _segment_canonical_name(key: str) -> str:
     # Mirrors rendering.services.segment_render.
     return f"{SEGMENTS_PREFIX}/{key[:2]}/{key}.mp4"
+
+
+def _sweep_archived_videos(*, archived_before: datetime, dry_run: bool, tally: _Tally) -> None:
+    videos = Video.objects.filter(
+        product__status=Product.Status.ARCHIVED, product__updated_at__lte=archived_before
+    )
+    for video in videos.iterator():
+        names = [name for name in (video.file.name, video.poster.name) if name]
+        if not dry_run and not all(_delete(name, tally) for name in names):
+            continue  # keep the row: the next sweep retries the files
+        for name in names:
+            tally.deleted.append(name)
+        if not dry_run:
+            video.delete()
+        tally.counts["archived_videos_deleted"] += 1
 
 
 def _sweep_segment_rows(*, cutoff: datetime, now: datetime, dry_run: bool, tally: _Tally) -> None:

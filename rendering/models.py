@@ -116,6 +116,18 @@ class Video(models.Model):
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     seed = models.PositiveIntegerField(default=0)
+    # What the stored file states (catalog.facts, plus the logo): when the catalog says
+    # otherwise the file is stale and never served. ``planned_facts``: what the version being
+    # made will state; they become ``facts`` when it replaces the file.
+    facts = models.JSONField(default=dict, blank=True, editable=False)
+    planned_facts = models.JSONField(default=dict, blank=True, editable=False)
+    # Why a new version of a finished video is being made ("price changed"); empty otherwise.
+    refresh_reason = models.CharField(max_length=200, blank=True)
+    # Whether the new version needs the merchant's review when it replaces the file.
+    review_on_swap = models.BooleanField(default=False, editable=False)
+    # The backend it was asked for on (``generate_videos --backend``); empty: the merchant's
+    # routing. A refresh plans it the same way (``backend`` is only the scene's).
+    requested_backend = models.CharField(max_length=50, blank=True, editable=False)
 
     class Meta:
         constraints = [

@@ -18,7 +18,9 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from catalog.facts import video_facts
 from catalog.models import Merchant, Product
+from catalog.selectors import product_forget
 from personalization.models import BucketPolicy
 from scenecart.storage import PUBLISHED_PREFIX
 
@@ -46,17 +48,22 @@ def approval_required(*, merchant_id: int) -> bool:
 def video_is_published(
     *, video: Video, require_approval: bool | None = None, once_ready: bool = False
 ) -> bool:
-    """Whether the storefront publishes the video; ``once_ready``: whether it will once the
-    assembly under way makes it ready (so it is stored where it will be served from)."""
+    """Whether the storefront publishes the video's file; ``once_ready``: whether it will
+    publish the version being assembled once it replaces the file (so it is stored where it
+    will be served from). Facts are read from the rows, not the storefront's cache."""
     product = video.product
     if require_approval is None:
         require_approval = approval_required(merchant_id=product.merchant_id)
+    stated = video.planned_facts if once_ready else video.facts
+    approval = video.approval
+    if once_ready and video.review_on_swap:
+        approval = Video.Approval.PENDING
     return is_published(
-        status=Video.Status.READY if once_ready else video.status,
         has_file=once_ready or bool(video.file),
-        approval=video.approval,
+        approval=approval,
         require_approval=require_approval,
         active=product.status == Product.Status.ACTIVE,
+        fresh=stated == video_facts(product),
     )
 
 
@@ -96,9 +103,9 @@ def video_publication_sync(*, video: Video, require_approval: bool | None = None
 
 
 def merchant_publication_sync(*, merchant: Merchant, product_ids: list[int] | None = None) -> int:
-    """Sync every ready video of a merchant (or of some of its products) after a change of
-    policy or product status; returns how many videos had files moved."""
-    videos = Video.objects.filter(product__merchant=merchant, status=Video.Status.READY)
+    """Sync every video with a file of a merchant (or of some of its products) after a change
+    of policy or product status; returns how many videos had files moved."""
+    videos = Video.objects.filter(product__merchant=merchant)
     if product_ids is not None:
         videos = videos.filter(product_id__in=product_ids)
     require_approval = approval_required(merchant_id=merchant.pk)
@@ -120,21 +127,30 @@ def product_videos_discard(*, product_ids: list[int]) -> None:
     """Products about to be deleted publish nothing: once the deletion commits, their videos'
     files and posters are deleted too, not left public until the housekeeping sweep. Segments
     stay: they are shared, and the sweep removes those no video uses."""
-    names = [
-        name
-        for pair in Video.objects.filter(product_id__in=product_ids).values_list("file", "poster")
-        for name in pair
-        if name
-    ]
+    files_discard(
+        [
+            name
+            for pair in Video.objects.filter(product_id__in=product_ids).values_list(
+                "file", "poster"
+            )
+            for name in pair
+            if name
+        ]
+    )
+
+
+def files_discard(names: list[str]) -> None:
+    """Delete stored files once the surrounding transaction commits (at once outside one)."""
 
     def discard() -> None:
         for name in names:
             try:
                 default_storage.delete(name)
             except OSError:
-                logger.exception("Could not delete %s of a deleted product", name)
+                logger.exception("Could not delete %s", name)
 
-    transaction.on_commit(discard)
+    if names:
+        transaction.on_commit(discard)
 
 
 def _move(name: str, new_name: str) -> str:
@@ -154,3 +170,17 @@ def _move(name: str, new_name: str) -> str:
         stored = default_storage.save(new_name, File(handle, name=Path(new_name).name))
     default_storage.delete(name)
     return stored
+
+
+def products_delete(*, product_ids: list[int]) -> int:
+    """Delete products and everything they published: their videos' files go once the
+    deletion commits, and the storefront answers 404 for them at once. Returns how many."""
+    products = Product.objects.filter(pk__in=product_ids)
+    skus = list(products.values_list("merchant_id", "sku"))
+    with transaction.atomic():
+        product_videos_discard(product_ids=product_ids)
+        deleted = products.count()
+        products.delete()
+    for merchant_id, sku in skus:
+        product_forget(merchant_id=merchant_id, sku=sku)
+    return deleted

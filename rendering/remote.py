@@ -34,6 +34,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from catalog.models import BrandKit
 from providers.remote import JobStatus, ProviderFailure, RemoteBackend, Submitted
 from videokit.job import OutputProfile, RenderError, RenderJob
 from videokit.plan import ScenePlan
@@ -47,6 +48,7 @@ from .services import (
     SegmentSpec,
     StorageWriteError,
     house_normalize,
+    music_of,
     recipe_key,
     segment_assets,
     segment_enqueue,
@@ -340,6 +342,7 @@ def segment_fall_back(*, segment: Segment, reason: str) -> Segment | None:
         seed=segment.seed,
         cost=segment_price(backend=backend, plan=plan, profile=profile),
     )
+    music = music_of(BrandKit.objects.filter(merchant_id=segment.merchant_id).first())
     with transaction.atomic():
         stand_in = segment_ensure(spec=spec, merchant_id=segment.merchant_id)
         if stand_in.fallback_for_id is None and stand_in.pk != segment.pk:
@@ -353,7 +356,7 @@ def segment_fall_back(*, segment: Segment, reason: str) -> Segment | None:
         for video in videos_waiting_for(segment=segment):
             VideoSegment.objects.filter(video=video, segment=segment).update(segment=stand_in)
             keys = list(video.parts.order_by("position").values_list("segment__key", flat=True))
-            Video.objects.filter(pk=video.pk).update(recipe_key=recipe_key(keys))
+            Video.objects.filter(pk=video.pk).update(recipe_key=recipe_key(keys, music=music))
         if stand_in.status in (Segment.Status.PENDING, Segment.Status.FAILED):
             Segment.objects.filter(pk=stand_in.pk).update(status=Segment.Status.PENDING, error="")
             stand_in.refresh_from_db()

@@ -1,17 +1,17 @@
 """Reads of the rendering core."""
 
-import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
 
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
+from catalog.facts import facts_changed, facts_key, video_facts
 from catalog.models import Merchant, Product
+from catalog.selectors import product_for_storefront, storefront_logo
 from scenecart.cache import forget, read_through
 
 from .models import BulkItem, BulkJob, Segment, Video
@@ -23,95 +23,104 @@ class Variant:
     """One video of a product as the storefront needs it: no ORM object, cheap to cache."""
 
     video_id: int
-    status: str
-    src: str  # the storage URL of the file and poster ("" until ready)
+    status: str  # of the newest version (a refresh under way: pending, while the file plays)
+    src: str  # the storage URL of the finished file and poster ("" until there is one)
     poster: str
     error: str
     planned: bool  # segments chosen (False: the storefront asked, planning has not run yet)
     updated_at: datetime
     approval: str = Video.Approval.PENDING
     public_id: str = ""  # names the video's provenance page
+    facts_key: str = ""  # of the product facts its file states (catalog.facts)
+    logo: str = ""  # the logo its file closes on
 
     @property
     def ready(self) -> bool:
-        return self.status == Video.Status.READY and bool(self.src)
-
-    def servable(self, *, require_approval: bool) -> bool:
-        """Published: ready, never rejected, and approved where the merchant requires it."""
-        return is_published(
-            status=self.status,
-            has_file=bool(self.src),
-            approval=self.approval,
-            require_approval=require_approval,
-        )
+        return bool(self.src)
 
 
 @dataclass(frozen=True, slots=True)
 class ProductVariants:
+    """A product's videos in one aspect, by bucket, with the product's facts as they are now:
+    a video whose file states other facts is stale and never served."""
+
     product_id: int
     variants: dict[str, Variant] = field(default_factory=dict)  # bucket -> variant
+    facts_key: str = ""
+    logo: str = ""
+
+    def fresh(self, variant: Variant) -> bool:
+        return variant.facts_key == self.facts_key and variant.logo == self.logo
+
+    def servable(self, variant: Variant, *, require_approval: bool) -> bool:
+        """Published: a finished file that states the product's facts as they are now, never
+        rejected, and approved where the merchant requires it."""
+        return is_published(
+            has_file=bool(variant.src),
+            approval=variant.approval,
+            require_approval=require_approval,
+            fresh=self.fresh(variant),
+        )
 
 
 def _variants_key(product_id: int, aspect: str) -> str:
-    return f"variants:v3:{product_id}:{aspect}"
+    return f"variants:v4:{product_id}:{aspect}"
 
 
-@lru_cache(maxsize=4096)
-def _sku_key(merchant_id: int, sku: str) -> str:
-    return f"sku:{merchant_id}:{hashlib.sha256(sku.encode()).hexdigest()[:32]}"
+def product_variants(*, merchant: Merchant, sku: str, aspect: str) -> ProductVariants | None:
+    """The videos of an active product in one aspect, by bucket, with its facts as they are
+    now; ``None`` for an unknown SKU or a product that is a draft or archived (the storefront
+    shows neither).
 
-
-def product_variants(*, merchant_id: int, sku: str, aspect: str) -> ProductVariants | None:
-    """The videos of an active product in one aspect, by bucket; ``None`` for an unknown SKU
-    or a product that is a draft or archived (the storefront shows neither).
-
-    Read through the two-level cache (scenecart.cache) for SCENECART_LOOKUP_CACHE_SECONDS;
-    rendering services drop the entry whenever one of these videos changes
-    (``product_variants_forget``). Storage URLs are made here, once per entry, not per request.
+    Read through the two-level cache (scenecart.cache) for SCENECART_LOOKUP_CACHE_SECONDS:
+    rendering services drop the table whenever one of these videos changes
+    (``product_variants_forget``), catalog services drop the product's entry whenever its facts
+    or status change. Storage URLs are made here, once per entry, not per request.
     """
-    ttl = settings.SCENECART_LOOKUP_CACHE_SECONDS
-    product_id = read_through(
-        _sku_key(merchant_id, sku),
-        ttl=ttl,
-        load=lambda: (
-            Product.objects.filter(merchant_id=merchant_id, sku=sku, status=Product.Status.ACTIVE)
-            .values_list("pk", flat=True)
-            .first()
-        ),
-    )
-    if product_id is None:
+    product = product_for_storefront(merchant_id=merchant.pk, sku=sku)
+    if product is None:
         return None
-    return read_through(
-        _variants_key(product_id, aspect),
-        ttl=ttl,
-        load=lambda: _variants_of(product_id, aspect),
+    table = read_through(
+        _variants_key(product.id, aspect),
+        ttl=settings.SCENECART_LOOKUP_CACHE_SECONDS,
+        load=lambda: _variants_of(product.id, aspect),
     )
+    return replace(table, facts_key=product.facts_key, logo=storefront_logo(merchant))
 
 
 def _variants_of(product_id: int, aspect: str) -> ProductVariants:
     rows = Video.objects.filter(product_id=product_id, aspect=aspect).values_list(
         "pk", "bucket", "status", "file", "poster", "error", "recipe_key", "updated_at", "approval",
-        "public_id",
+        "public_id", "facts",
     )  # fmt: skip
-    return ProductVariants(
-        product_id=product_id,
-        variants={
-            bucket: Variant(
-                video_id=pk,
-                status=status,
-                src=default_storage.url(file) if file and status == Video.Status.READY else "",
-                poster=default_storage.url(poster)
-                if poster and status == Video.Status.READY
-                else "",
-                error=error,
-                planned=bool(recipe),
-                updated_at=updated,
-                approval=approval,
-                public_id=str(public_id),
-            )
-            for pk, bucket, status, file, poster, error, recipe, updated, approval, public_id in rows
-        },
-    )
+    variants = {}
+    for (
+        pk,
+        bucket,
+        status,
+        file,
+        poster,
+        error,
+        recipe,
+        updated,
+        approval,
+        public_id,
+        facts,
+    ) in rows:
+        variants[bucket] = Variant(
+            video_id=pk,
+            status=status,
+            src=default_storage.url(file) if file else "",
+            poster=default_storage.url(poster) if file and poster else "",
+            error=error,
+            planned=bool(recipe),
+            updated_at=updated,
+            approval=approval,
+            public_id=str(public_id),
+            facts_key=facts_key(facts),
+            logo=facts.get("logo", ""),
+        )
+    return ProductVariants(product_id=product_id, variants=variants)
 
 
 def product_variants_forget(*, product_id: int, aspect: str) -> None:
@@ -285,8 +294,69 @@ def _eta(
     return max(planned - elapsed, 0.0) if planned else None
 
 
-def variants_for_review(*, product: Product) -> list[Video]:
+@dataclass(frozen=True, slots=True)
+class ReviewedVariant:
+    video: Video
+    refreshing: str  # why a new version is being made ("" if none), as the merchant reads it
+    withheld: bool  # its file states facts the catalog has changed: shoppers do not get it
+
+
+def variants_for_review(*, product: Product) -> list[ReviewedVariant]:
     """Every variant of a product for its review grid: by aspect, the generic video first."""
     videos = list(Video.objects.filter(product=product).select_related("reviewed_by"))
     videos.sort(key=lambda v: (v.aspect, v.bucket != "generic", v.bucket))
-    return videos
+    current = video_facts(product)
+    found = []
+    for video in videos:
+        changed = facts_changed(video.facts, current) if video.file else []
+        found.append(
+            ReviewedVariant(video, video_refreshing(video=video, changed=changed), bool(changed))
+        )
+    return found
+
+
+def video_refreshing(*, video: Video, changed: list[str]) -> str:
+    """Why the video is being re-made, or "" when it is not: the facts its file states that
+    the catalog has changed since (``changed``), else the change that asked for a new
+    version (brand colors, music)."""
+    if changed:
+        return ", ".join(changed) + " changed"
+    if video.refresh_reason and video.status in (Video.Status.PENDING, Video.Status.ASSEMBLING):
+        return video.refresh_reason
+    return ""
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshingVideo:
+    sku: str
+    bucket: str
+    aspect: str
+    reason: str
+    withheld: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "sku": self.sku,
+            "bucket": self.bucket,
+            "aspect": self.aspect,
+            "reason": self.reason,
+            "withheld": self.withheld,
+        }
+
+
+def videos_refreshing(*, videos: QuerySet[Video]) -> list[RefreshingVideo]:
+    """The finished videos among ``videos`` that are being re-made, with why."""
+    found = []
+    facts_of: dict[int, dict[str, str]] = {}
+    for video in videos.exclude(file="").select_related("product").order_by("product", "pk"):
+        if video.product_id not in facts_of:
+            facts_of[video.product_id] = video_facts(video.product)
+        changed = facts_changed(video.facts, facts_of[video.product_id])
+        reason = video_refreshing(video=video, changed=changed)
+        if reason:
+            found.append(
+                RefreshingVideo(
+                    video.product.sku, video.bucket, video.aspect, reason, bool(changed)
+                )
+            )
+    return found

@@ -29,6 +29,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
+from catalog.facts import facts_changed, video_facts
 from catalog.models import BrandKit, Product, ProductImage
 from catalog.services import product_image_cutout
 from personalization.content_policy import (
@@ -37,6 +38,7 @@ from personalization.content_policy import (
     policy_check_plans,
 )
 from personalization.context import ShopperContext
+from personalization.models import BucketPolicy
 from personalization.plans import scene_plans_for
 from providers.base import RenderBackend
 from providers.prices import price_per_second
@@ -50,7 +52,12 @@ from .backends import backend_for, is_remote
 from .claims import claim, segment_claim
 from .models import Segment, Video, VideoSegment
 from .profiles import profile_for
-from .publication import published_name, video_is_published, video_publication_sync
+from .publication import (
+    files_discard,
+    published_name,
+    video_is_published,
+    video_publication_sync,
+)
 from .routing import merchant_backend, routing_for
 from .selectors import product_variants_forget, videos_waiting_for
 from .video_provenance import sign_video
@@ -101,7 +108,7 @@ def segment_key(
     """
     material = {
         "merchant": merchant_id,
-        "backend": f"{type(backend).__module__}.{type(backend).__qualname__}",
+        "backend": backend.identity,
         "version": backend.version,
         "options": backend.option_fingerprint(),
         "plan": plan.to_dict(),
@@ -326,9 +333,49 @@ def _video_backend(specs: list[SegmentSpec]) -> str:
     return next((s.backend.alias for s in specs if s.plan.kind == "scene"), specs[0].backend.alias)
 
 
-def recipe_key(keys: Iterable[str]) -> str:
-    """A video's version: the hash of its ordered segment keys."""
-    return hashlib.sha256("\n".join(keys).encode()).hexdigest()
+def recipe_key(keys: Iterable[str], *, music: str = "") -> str:
+    """A video's version: the hash of its ordered segment keys and of the merchant's own music
+    (``music``: its content hash; without one, every recipe stays what it always was)."""
+    material = "\n".join(keys) + (f"\nmusic:{music}" if music else "")
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def music_of(brand_kit: BrandKit | None) -> str:
+    """The content hash of the merchant's own music bed, which goes into every recipe."""
+    return brand_kit.music_hash if brand_kit is not None and brand_kit.music else ""
+
+
+# Shots drawn only from the merchant's own data (the catalog's price and claim, the brand kit):
+# re-made by the built-in renderer, they keep an approved variant approved unless the policy
+# asks for a review (BucketPolicy.review_data_refresh).
+DATA_SHOTS = frozenset({"offer", "outro"})
+
+
+def _refresh_needs_review(*, video: Video, segments: list[Segment], merchant_id: int) -> bool:
+    """Whether the version replacing a finished video's file needs the merchant's review."""
+    if video.approval != Video.Approval.APPROVED:
+        # Nothing approved to keep (a rejected variant's re-render is reviewed afresh).
+        return video.approval == Video.Approval.REJECTED
+    before = dict(video.parts.values_list("position", "segment__key"))
+    changed = [s for index, s in enumerate(segments) if before.get(index) != s.key]
+    if len(before) != len(segments) or any(
+        s.kind not in DATA_SHOTS or is_remote(s.backend) for s in changed
+    ):
+        return True
+    return bool(
+        BucketPolicy.objects.filter(merchant_id=merchant_id)
+        .values_list("review_data_refresh", flat=True)
+        .first()
+    )
+
+
+def _refresh_reason(*, video: Video, facts: dict[str, str], reason: str) -> str:
+    """What the merchant reads while the new version renders: the facts that changed, else
+    the change that asked for it."""
+    changed = facts_changed(video.facts, facts)
+    if changed:
+        return (", ".join(changed) + " changed")[:200]
+    return (reason or "re-made")[:200]
 
 
 def video_request(
@@ -339,6 +386,8 @@ def video_request(
     backend_alias: str | None = None,
     seconds: dict[str, float] | None = None,
     specs: list[SegmentSpec] | None = None,
+    reason: str = "",
+    retry_failed: bool = True,
 ) -> VideoRequest:
     """Make sure the video for this product, context and aspect exists or is on its way.
 
@@ -346,6 +395,13 @@ def video_request(
     queued straight for assembly; a video that is READY with the same recipe is left alone.
     A variant the merchant rejected keeps its new seed. ``specs`` are this video's segments
     when the caller has planned them already (``video_specs``).
+
+    A finished video whose recipe changed (the catalog or the brand kit changed) keeps its
+    file until the new version replaces it (``video_assemble``); the storefront serves the
+    old file meanwhile only if it still states the catalog's facts. ``reason`` says why, for
+    the merchant, when no fact changed ("brand colors changed"). ``retry_failed=False``
+    leaves a failed video whose recipe did not change as it is (a refresh never pays again
+    for a render a provider refused).
     """
     if specs is None:
         try:
@@ -362,9 +418,28 @@ def video_request(
                 product=product, bucket=context.bucket, aspect=aspect, reason=str(refusal)
             )
             return VideoRequest(video=video, segments=[], to_render=[])
-    recipe = recipe_key(spec.key for spec in specs)
+    brand_kit = BrandKit.objects.filter(merchant_id=product.merchant_id).first()
+    facts = video_facts(product, brand_kit=brand_kit)
     with transaction.atomic():
-        segments = [segment_ensure(spec=spec, merchant_id=product.merchant_id) for spec in specs]
+        segments = [
+            _stand_in_for(segment_ensure(spec=spec, merchant_id=product.merchant_id))
+            for spec in specs
+        ]
+        recipe = recipe_key((s.key for s in segments), music=music_of(brand_kit))
+        if (
+            not retry_failed
+            and Video.objects.filter(
+                product=product,
+                bucket=context.bucket,
+                aspect=profile_for(aspect).aspect,
+                recipe_key=recipe,
+                status=Video.Status.FAILED,
+            ).exists()
+        ):
+            video = Video.objects.get(
+                product=product, bucket=context.bucket, aspect=profile_for(aspect).aspect
+            )
+            return VideoRequest(video=video, segments=[], to_render=[])
         retry = [s for s in segments if s.status == Segment.Status.FAILED]
         if retry:
             Segment.objects.filter(pk__in=[s.pk for s in retry]).update(
@@ -380,24 +455,48 @@ def video_request(
         )
         video = Video.objects.select_for_update().get(pk=video.pk)
         if created or video.recipe_key != recipe or video.status == Video.Status.FAILED:
-            if video.recipe_key != recipe:
-                # New pixels need a new review.
+            if video.recipe_key != recipe and video.file:
+                # A new version of a finished video: its file stays until this one replaces
+                # it, and says why meanwhile.
+                video.refresh_reason = _refresh_reason(video=video, facts=facts, reason=reason)
+                video.review_on_swap = _refresh_needs_review(
+                    video=video, segments=segments, merchant_id=product.merchant_id
+                )
+            elif video.recipe_key != recipe:
+                # New pixels with nothing finished before them need a review.
                 video.approval = Video.Approval.PENDING
             video.recipe_key = recipe
             video.backend = _video_backend(specs)
+            video.requested_backend = backend_alias or ""
             video.status = Video.Status.PENDING
             video.error = ""
+            video.planned_facts = facts
             video.save(
-                update_fields=["recipe_key", "backend", "status", "error", "approval", "updated_at"]
-            )
+                update_fields=[
+                    "recipe_key", "backend", "requested_backend", "status", "error", "approval",
+                    "planned_facts", "refresh_reason", "review_on_swap", "updated_at",
+                ]
+            )  # fmt: skip
             if video.file:
-                # The old pixels are no longer this variant: out of the public prefix.
+                # A file whose facts are no longer true leaves the public prefix now.
                 transaction.on_commit(lambda: video_publication_sync(video=video))
             video.parts.all().delete()
             VideoSegment.objects.bulk_create(
                 VideoSegment(video=video, segment=segment, position=index)
                 for index, segment in enumerate(segments)
             )
+            _video_changed(video)
+        elif video.planned_facts != facts or (video.file and video.facts != facts):
+            # The same pixels (a change no segment shows, or facts the video states the same
+            # way): the file states the catalog's facts as they are now.
+            video.planned_facts = facts
+            fields = ["planned_facts", "updated_at"]
+            if video.status == Video.Status.READY:
+                video.facts = facts
+                fields.append("facts")
+            video.save(update_fields=fields)
+            if video.file:
+                transaction.on_commit(lambda: video_publication_sync(video=video))
             _video_changed(video)
         to_render = [s for s in segments if s.status != Segment.Status.READY]
         pending = [s for s in to_render if s.status == Segment.Status.PENDING]
@@ -408,17 +507,34 @@ def video_request(
     return VideoRequest(video=video, segments=segments, to_render=to_render)
 
 
+def _stand_in_for(segment: Segment) -> Segment:
+    """A segment whose provider failed for good is stood in for by the next backend's
+    (``rendering.remote``): every video that plans it gets the stand-in, not another try."""
+    if segment.status != Segment.Status.FAILED:
+        return segment
+    stand_in = segment.fallbacks.exclude(status=Segment.Status.FAILED).order_by("pk").first()
+    return stand_in or segment
+
+
 def video_refuse(*, product: Product, bucket: str, aspect: str, reason: str) -> Video:
-    """Fail a variant the content policy refuses, with the refusal's words."""
+    """Fail a variant the content policy refuses, with the refusal's words. A file it had is
+    deleted: the policy now refuses what those pixels show."""
     video, _ = Video.objects.get_or_create(
         product=product,
         bucket=bucket,
         aspect=profile_for(aspect).aspect,
         defaults={"recipe_key": "", "backend": settings.SCENECART_DEFAULT_BACKEND},
     )
+    names = [name for name in (video.file.name, video.poster.name) if name]
     Video.objects.filter(pk=video.pk).update(
-        status=Video.Status.FAILED, error=reason[:2000], updated_at=timezone.now()
+        status=Video.Status.FAILED,
+        error=reason[:2000],
+        file="",
+        poster="",
+        refresh_reason="",
+        updated_at=timezone.now(),
     )
+    files_discard(names)
     _video_changed(video)
     video.refresh_from_db()
     return video
@@ -466,6 +582,7 @@ def video_assemble(*, video: Video) -> Video:
     video.refresh_from_db()
     if not claimed:
         return video
+    recipe = video.recipe_key
     parts = list(
         video.parts.select_related("segment", "video__product__merchant").order_by("position")
     )
@@ -478,7 +595,7 @@ def video_assemble(*, video: Video) -> Video:
     expected = sum(p.segment.duration or 0 for p in parts)
     stem = (
         f"videos/{product.merchant.slug}/{slugify(product.sku) or product.pk}/"
-        f"{_bucket_slug(video.bucket)}-{video.aspect.replace(':', 'x')}-{video.recipe_key[:12]}"
+        f"{_bucket_slug(video.bucket)}-{video.aspect.replace(':', 'x')}-{recipe[:12]}"
     )
     if video_is_published(video=video, once_ready=True):
         # Stored where it will be served from, so most videos are never moved.
@@ -513,18 +630,60 @@ def video_assemble(*, video: Video) -> Video:
         )
         _video_changed(video)
         raise
-    Video.objects.filter(pk=video.pk).update(
-        status=Video.Status.READY,
+    swapped = video_swap(
+        video=video,
+        recipe=recipe,
         file=file_name,
         poster=poster_name,
         duration=probed.duration,
-        error="",
-        ready_at=timezone.now(),
-        updated_at=timezone.now(),
     )
-    _video_changed(video)
+    if swapped is None:
+        # A newer version was planned while this one was assembled: it never goes live (a
+        # re-assembly of the version on show wrote its own file again, which stays).
+        video.refresh_from_db()
+        live = (video.file.name, video.poster.name)
+        files_discard([name for name in (file_name, poster_name) if name not in live])
+        return video
     # The review may have changed while it was assembled.
-    return video_publication_sync(video=video)
+    return video_publication_sync(video=swapped)
+
+
+def video_swap(
+    *, video: Video, recipe: str, file: str, poster: str, duration: float
+) -> Video | None:
+    """Put a finished version in place of the video's file, if it is still the version
+    planned (``None`` if a newer one was planned meanwhile). The file it replaces is deleted
+    once this commits; the facts it states become the video's; a refresh that needs a review
+    makes the variant wait for one."""
+    with transaction.atomic():
+        current = Video.objects.select_for_update().filter(pk=video.pk, recipe_key=recipe).first()
+        if current is None:
+            return None
+        replaced = [
+            name
+            for name in (current.file.name, current.poster.name)
+            if name and name not in (file, poster)
+        ]
+        if current.review_on_swap:
+            current.approval = Video.Approval.PENDING
+        current.status = Video.Status.READY
+        current.file = file
+        current.poster = poster
+        current.duration = duration
+        current.error = ""
+        current.facts = current.planned_facts
+        current.refresh_reason = ""
+        current.review_on_swap = False
+        current.ready_at = timezone.now()
+        current.save(
+            update_fields=[
+                "status", "file", "poster", "duration", "error", "facts", "refresh_reason",
+                "review_on_swap", "approval", "ready_at", "updated_at",
+            ]
+        )  # fmt: skip
+        files_discard(replaced)
+        _video_changed(current)
+    return current
 
 
 def _video_changed(video: Video) -> None:
@@ -787,7 +946,8 @@ def video_reject(
             product=video.product,
             context=ShopperContext.parse(video.bucket),
             aspect=video.aspect,
-            backend_alias=video.backend or None,
+            backend_alias=video.requested_backend or None,
+            reason="a new scene after your rejection",
         )
     # Withdrawn at once: the rejected pixels leave the public prefix.
     return video_publication_sync(video=video)

@@ -8,7 +8,7 @@ from django.conf import settings
 
 from catalog.models import Merchant
 
-from . import bulk, dispatch, publication, remote, services
+from . import bulk, dispatch, freshness, publication, remote, services
 from .backends import is_remote
 from .housekeeping import housekeeping_sweep
 from .models import BulkJob, Segment, Video
@@ -93,6 +93,15 @@ def sync_publication(merchant_id: int, product_ids: list[int] | None = None) -> 
     merchant = Merchant.objects.filter(pk=merchant_id).first()
     if merchant is not None:
         publication.merchant_publication_sync(merchant=merchant, product_ids=product_ids)
+
+
+@shared_task(name="rendering.refresh_videos", acks_late=True, reject_on_worker_lost=True)
+def refresh_videos(
+    merchant_id: int, product_ids: list[int] | None = None, reason: str = ""
+) -> None:
+    """Queued by name (``catalog.dispatch.refresh_videos`` and the like) after a change of what
+    videos show: re-plan them; only what changed is rendered again."""
+    freshness.videos_refresh(merchant_id=merchant_id, product_ids=product_ids, reason=reason)
 
 
 @shared_task(name="rendering.submit_bulk_job", acks_late=True, reject_on_worker_lost=True)

@@ -9,11 +9,20 @@ from .models import Video
 
 
 def is_published(
-    *, status: str, has_file: bool, approval: str, require_approval: bool, active: bool = True
+    *,
+    has_file: bool,
+    approval: str,
+    require_approval: bool,
+    active: bool = True,
+    fresh: bool = True,
 ) -> bool:
-    """Ready with a file, of an active product, never rejected, and approved where the
-    merchant requires approval."""
-    if not (active and status == Video.Status.READY and has_file):
+    """A finished file of an active product that still states the catalog's facts
+    (``catalog.facts``), never rejected, and approved where the merchant requires approval.
+
+    A file stays published while a refresh re-makes the video for a change that leaves its
+    facts true (brand colors, music); the new file replaces it when it is ready.
+    """
+    if not (active and has_file and fresh):
         return False
     if approval == Video.Approval.REJECTED:
         return False

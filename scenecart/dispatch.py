@@ -28,6 +28,10 @@ def send(
     in-process) run the registered task here instead, as ``delay`` would."""
     app = current_app
     if app.conf.task_always_eager:
+        if task_name not in app.tasks:
+            # Outside a worker the apps' task modules load on demand (Celery's autodiscovery
+            # runs on the loader's import_modules signal, which a worker sends at start).
+            app.loader.import_default_modules()
         app.tasks[task_name].apply(args=args, kwargs=kwargs)
         return
     app.send_task(task_name, args=args, kwargs=kwargs, **options)

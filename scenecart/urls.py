@@ -10,6 +10,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     path("", include("rendering.urls")),
     path("", include("storefront.urls")),
+    path("", include("integrations.urls")),
 ]
 
 if settings.SCENECART_STORAGE == "local" and settings.MEDIA_URL.startswith("/"):

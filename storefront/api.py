@@ -327,7 +327,7 @@ def video_lookup(request: HttpRequest, merchant: str, sku: str) -> HttpResponse:
             profile_for(aspect)
         except UnknownAspect as exc:
             return _answer(request, shop, Policy(), JsonResponse({"error": str(exc)}, status=400))
-    table = product_variants(merchant_id=shop.pk, sku=sku, aspect=aspect)
+    table = product_variants(merchant=shop, sku=sku, aspect=aspect)
     if table is None:
         message = f"Merchant {merchant!r} has no product with SKU {sku!r}."
         return _answer(request, shop, Policy(), JsonResponse({"error": message}, status=404))
@@ -363,13 +363,32 @@ def video_lookup(request: HttpRequest, merchant: str, sku: str) -> HttpResponse:
     response = JsonResponse(body)
     # Short while the shopper's own variant is on its way (the page polls for it); an answer
     # for a named shopper is theirs alone, never for a shared cache.
-    scope = "private" if signals.token else "public"
-    if choice.status == "ready":
-        lifetime = "max-age=30" if signals.token else "max-age=60, stale-while-revalidate=600"
-    else:
-        lifetime = "max-age=5" if signals.token else "max-age=5, stale-while-revalidate=30"
-    response["Cache-Control"] = f"{scope}, {lifetime}"
+    response["Cache-Control"] = _cache_control(
+        ready=choice.status == "ready", named=bool(signals.token)
+    )
     return _answer(request, shop, policy, response)
+
+
+@lru_cache(maxsize=8)
+def _cache_control(*, ready: bool, named: bool) -> str:
+    """Short while the shopper's own variant is on its way (the page polls for it); an answer
+    for a named shopper is theirs alone, never for a shared cache. A ready answer lives at most
+    SCENECART_LOOKUP_MAX_AGE + SCENECART_LOOKUP_STALE_WHILE_REVALIDATE seconds in a CDN: the
+    bound on how long a withdrawn (stale) video can still be named after a catalog change."""
+    if named:
+        return f"private, max-age={min(settings.SCENECART_LOOKUP_MAX_AGE, 30) if ready else 5}"
+    if not ready:
+        return "public, max-age=5, stale-while-revalidate=5"
+    return (
+        f"public, max-age={settings.SCENECART_LOOKUP_MAX_AGE}, "
+        f"stale-while-revalidate={settings.SCENECART_LOOKUP_STALE_WHILE_REVALIDATE}"
+    )
+
+
+@receiver(setting_changed)
+def _cache_control_follows_settings(*, setting: str, **kwargs: object) -> None:
+    if setting.startswith("SCENECART_LOOKUP_"):
+        _cache_control.cache_clear()
 
 
 def _answer(

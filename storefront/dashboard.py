@@ -34,6 +34,7 @@ class MerchantDashboard:
     videos_pending: int
     videos_failed: int
     videos_awaiting_review: int
+    videos_refreshing: int  # finished videos being re-made after a catalog or brand change
     storage_bytes: int
     spent_this_month: Decimal
     budget: Decimal | None
@@ -58,6 +59,11 @@ def merchant_dashboard(*, merchant: Merchant) -> MerchantDashboard:
         pending=Count("pk", filter=Q(status__in=[Video.Status.PENDING, Video.Status.ASSEMBLING])),
         failed=Count("pk", filter=Q(status=Video.Status.FAILED)),
         review=Count("pk", filter=Q(status=Video.Status.READY, approval=Video.Approval.PENDING)),
+        refreshing=Count(
+            "pk",
+            filter=Q(status__in=[Video.Status.PENDING, Video.Status.ASSEMBLING])
+            & ~Q(refresh_reason=""),
+        ),
     )
     since = timezone.localdate(month_start())
     playback = VariantStats.objects.filter(
@@ -76,6 +82,7 @@ def merchant_dashboard(*, merchant: Merchant) -> MerchantDashboard:
         videos_pending=videos["pending"],
         videos_failed=videos["failed"],
         videos_awaiting_review=videos["review"],
+        videos_refreshing=videos["refreshing"],
         storage_bytes=int(storage.get(merchant.slug, {}).get("bytes", 0)),
         spent_this_month=merchant_spend_this_month(merchant=merchant),
         budget=merchant.monthly_budget,

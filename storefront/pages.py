@@ -313,10 +313,10 @@ def _ready_generic(product: Product, aspect: str) -> Variant | None:
     """The generic video if the storefront publishes it, read as the lookup reads it (its
     cached table of variants and the merchant's cached policy, the same servable rule): never
     one that awaits the merchant's review or was rejected."""
-    table = product_variants(merchant_id=product.merchant_id, sku=product.sku, aspect=aspect)
+    table = product_variants(merchant=product.merchant, sku=product.sku, aspect=aspect)
     variant = table.variants.get(GENERIC_BUCKET) if table is not None else None
     require = policy_for(merchant=product.merchant).require_approval
-    if variant is None or not variant.servable(require_approval=require):
+    if table is None or variant is None or not table.servable(variant, require_approval=require):
         return None
     return variant
 

@@ -34,10 +34,12 @@ class VideoLookupSerializer(serializers.Serializer):
     )
     personalized = serializers.BooleanField(help_text="Whether the video served is not generic.")
     requested = serializers.ChoiceField(
-        choices=["ready", "rendering", "failed", "unapproved", "in_review"],
+        choices=["ready", "rendering", "refreshing", "failed", "unapproved", "in_review"],
         help_text=(
             "Where the best variant this shopper may get stands. rendering: poll again, it is "
-            "on its way; unapproved: the shopper's exact variant is not one the merchant "
+            "on its way; refreshing: the catalog changed what it states (a price, a title, the "
+            "photo, the logo), it is being re-made and is never served stale; poll again; "
+            "unapproved: the shopper's exact variant is not one the merchant "
             "renders, and the best approved one is being served; in_review: it is rendered "
             "but the merchant serves only variants they approved, and has not yet; failed: "
             "see error."

@@ -22,7 +22,8 @@ class VariantChoice:
     served: Variant | None  # what the shopper is shown now
     served_bucket: str | None
     target_bucket: str  # the best variant the merchant approves for this shopper
-    requested: str  # where the target stands: ready, unapproved, rendering, failed, in_review
+    # where the target stands: ready, unapproved, rendering, refreshing, failed, in_review
+    requested: str
     error: str = ""  # why the target failed
 
     @property
@@ -50,7 +51,7 @@ def variant_choose(
         (
             c.bucket
             for c in ladder
-            if (v := variants.get(c.bucket)) and v.servable(require_approval=require)
+            if (v := variants.get(c.bucket)) and table.servable(v, require_approval=require)
         ),
         None,
     )
@@ -60,7 +61,7 @@ def variant_choose(
         return VariantChoice(chosen, served, target, "ready")
     if served is not None and _rung(ladder, served) <= _rung(ladder, target):
         return VariantChoice(chosen, served, target, "unapproved")
-    requested, error = _target_state(table.product_id, target, aspect, variants, require)
+    requested, error = _target_state(table, target, aspect, require)
     if served is None and target != GENERIC_BUCKET and GENERIC_BUCKET not in variants:
         # Nothing to show at all: the generic video, everyone's stand-in, is queued too, so a
         # shopper is never left with nothing if their variant fails.
@@ -69,16 +70,20 @@ def variant_choose(
 
 
 def _target_state(
-    product_id: int, bucket: str, aspect: str, variants: dict[str, Variant], require: bool
+    table: ProductVariants, bucket: str, aspect: str, require: bool
 ) -> tuple[str, str]:
     """Where the variant to wait for stands; queue it (once) if nobody has asked yet."""
-    variant = variants.get(bucket)
+    product_id = table.product_id
+    variant = table.variants.get(bucket)
     if variant is None:
         video_request_once(product_id=product_id, bucket=bucket, aspect=aspect)
         return "rendering", ""
+    if variant.ready and not table.fresh(variant):
+        # The catalog changed what the video states; the change queued its refresh.
+        return "refreshing", ""
     if variant.status == "failed":
         return "failed", variant.error
-    if variant.ready and not variant.servable(require_approval=require):
+    if variant.ready and not table.servable(variant, require_approval=require):
         # Rendered, waiting for the merchant's review: nothing to poll for.
         return "in_review", ""
     if not variant.planned and variant.updated_at < timezone.now() - PLANNING_RETRY_AFTER:

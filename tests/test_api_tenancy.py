@@ -14,16 +14,20 @@ from dataclasses import dataclass
 
 import pytest
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from catalog.models import Merchant, Product
 from catalog.services import merchant_storefront_update, product_update, shopper_profile_upsert
+from integrations.models import ShopifyWebhookReceipt
+from integrations.shopify.connections import shopify_connection_set
+from integrations.shopify.webhooks import webhook_apply
 from personalization.services import bucket_policy_update
 from personalization.tokens import shopper_token_issue
 from rendering.models import Segment, Video
 from rendering.remote import webhook_token
 from storefront.models import VariantStats
 from tests.support.factories import make_merchant, make_product, make_ready_video
+from tests.support.protocols.shopify import sign as shopify_sign
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_videos")]
 A_ORIGIN = "https://alpha.example.com"
@@ -173,6 +177,37 @@ def probe_webhook(client: Client, w: World) -> None:
     )
 
 
+def probe_shopify_webhooks(client: Client, w: World) -> None:
+    """A's shop signs a deletion of B's product: sent as B's shop the signature fails (401),
+    sent as A's own shop it is recorded as A's and leaves B's product alone."""
+    secrets = {"alpha": "alpha-webhook-secret", "bravo": "bravo-webhook-secret"}
+    for merchant in (w.a, w.b):
+        shopify_connection_set(
+            merchant=merchant,
+            shop_domain=f"{merchant.slug}.myshopify.com",
+            webhook_secret=secrets[merchant.slug],
+        )
+    product_update(product=w.b_public, attributes={**w.b_public.attributes, "shopify_id": 77})
+    body = json.dumps({"id": 77}).encode()
+
+    def deliver(shop: str) -> int:
+        headers = {
+            "X-Shopify-Topic": "products/delete",
+            "X-Shopify-Hmac-Sha256": shopify_sign(body, secrets["alpha"]),
+            "X-Shopify-Shop-Domain": f"{shop}.myshopify.com",
+            "X-Shopify-Webhook-Id": f"probe-{shop}",
+        }
+        url = reverse("integrations:shopify-webhooks")
+        return client.post(url, body, content_type="application/json", headers=headers).status_code
+
+    assert deliver("bravo") == 401
+    assert deliver("alpha") == 200
+    receipt = ShopifyWebhookReceipt.objects.get(webhook_id="probe-alpha")
+    assert receipt.merchant_id == w.a.pk
+    webhook_apply(receipt_id=receipt.pk)
+    assert Product.objects.filter(pk=w.b_public.pk).exists()
+
+
 def probe_no_merchant_data(path: str) -> Callable[[Client, World], None]:
     def probe(client: Client, w: World) -> None:
         response = client.get(path, follow=True)
@@ -192,6 +227,7 @@ PROBES: dict[str, Callable[[Client, World], None]] = {
     "storefront:embed": probe_embed,
     "storefront:oembed": probe_oembed,
     "rendering-webhook": probe_webhook,
+    "integrations:shopify-webhooks": probe_shopify_webhooks,
     "storefront:home": probe_no_merchant_data("/"),
     "storefront:healthz": probe_no_merchant_data("/healthz"),
     "storefront:api-schema": probe_no_merchant_data("/api/schema/"),

@@ -1,11 +1,15 @@
 """Catalog feed parsers: a merchant's export file in, plain product records out.
 
 Each parser is pure (no database, no network) so the import service can run it on an upload,
-show the refused rows to the merchant, and upsert the products in one transaction.
+show the refused rows to the merchant, and upsert the products in one transaction. Each record
+says which product fields its file carried (``ImportedProduct.fields``), so a partial file
+updates only those.
 """
 
-from catalog.importers.google import parse_google_feed
+from catalog.importers.google import parse_google_feed, sale_prices
 from catalog.importers.records import (
+    PRODUCT_FIELDS,
+    VARIANT_FIELDS,
     ImportedImage,
     ImportedProduct,
     ImportedVariant,
@@ -17,6 +21,8 @@ from catalog.importers.records import (
 from catalog.importers.shopify import parse_shopify_csv
 
 __all__ = [
+    "PRODUCT_FIELDS",
+    "VARIANT_FIELDS",
     "ImportFormatError",
     "ImportedImage",
     "ImportedProduct",
@@ -26,4 +32,5 @@ __all__ = [
     "html_to_text",
     "parse_google_feed",
     "parse_shopify_csv",
+    "sale_prices",
 ]

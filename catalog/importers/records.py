@@ -40,21 +40,43 @@ class ImportedImage:
     alt: str
 
 
+# What a record can carry, named after the Product field it sets; "images" are the image
+# sources, "variants" and "link" live in Product.attributes. A field a file did not carry is
+# left as it is on an existing product: a partial re-import changes only what it carries.
+PRODUCT_FIELDS = frozenset(
+    {
+        "sku", "title", "description", "price", "compare_at_price", "category", "tags",
+        "status", "images", "variants", "link",
+    }
+)  # fmt: skip
+VARIANT_FIELDS = frozenset({"sku", "price", "options"})
+
+
 @dataclass(frozen=True)
 class ImportedVariant:
     sku: str
-    price: Decimal
+    price: Decimal | None  # None when the file has no price for variants at all.
     compare_at_price: Decimal | None
     options: dict[str, str]
     line: int
+    fields: frozenset[str] = VARIANT_FIELDS  # Which of sku, price, options the file carried.
 
 
 @dataclass(frozen=True)
 class ImportedProduct:
+    """One product as a file (or a webhook) describes it.
+
+    ``fields`` names what the source carried (see PRODUCT_FIELDS); the default, everything,
+    suits a record built by hand from a complete description. A field in ``fields`` with an
+    empty value clears it; a field not in it keeps the product's value, and its attribute here
+    is only a placeholder ("" or None). ``attributes`` holds only the attributes carried, and
+    "" clears one.
+    """
+
     key: str  # Shopify Handle or Google id: what a re-import matches on.
     title: str
     description: str  # Safe plain text (see html_to_text).
-    price: Decimal
+    price: Decimal | None  # What the shopper pays now; None only when "price" is not carried.
     currency: str
     sku: str  # First variant's SKU if any, else the key.
     category: str
@@ -65,6 +87,9 @@ class ImportedProduct:
     link: str
     lines: tuple[int, int]  # First and last line (XML: item number) it came from.
     attributes: dict[str, str] = field(default_factory=dict)
+    # The price before a sale, always above ``price``; None when the product is not on sale.
+    compare_at_price: Decimal | None = None
+    fields: frozenset[str] = PRODUCT_FIELDS
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,20 @@ One product spans several rows sharing a ``Handle``: the first row carries the p
 Body, Vendor, Type, Tags, Published/Status) and its first variant; the rows after it carry more
 variants (Option values, Variant SKU, Variant Price) and more images (Image Src, Image Position),
 with every product column left empty.
+
+A file may also be a cut-down export that updates products: Shopify's rule for that is that a
+column missing from the file leaves the field as it is and an empty cell in a present column
+clears it (help.shopify.com/en/manual/products/import-export/using-csv, "Overwriting product
+details"). So each product records which fields its file carried (``ImportedProduct.fields``).
+An update needs only the Handle and Title columns; Variant Price only matters to a handle that
+is new, which the import service refuses without one (parsing cannot know which handles exist).
 """
 
 import csv
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 
 from catalog.importers.records import (
     MAX_CATEGORY_LENGTH,
@@ -32,14 +40,28 @@ from catalog.importers.records import (
     unique,
 )
 
-REQUIRED_COLUMNS = ("Handle", "Title", "Variant Price")
+# Shopify: "When you update products using a CSV file, the only required columns are Handle
+# and Title" (help.shopify.com/en/manual/products/import-export/using-csv).
+REQUIRED_COLUMNS = ("Handle", "Title")
+OPTION_VALUE_COLUMNS = ("Option1 Value", "Option2 Value", "Option3 Value")
+# A row with any of these filled describes a variant.
 VARIANT_COLUMNS = (
     "Variant SKU",
     "Variant Price",
-    "Option1 Value",
-    "Option2 Value",
-    "Option3 Value",
+    "Variant Compare At Price",
+    *OPTION_VALUE_COLUMNS,
 )
+# Where the product's category comes from, the first filled one winning.
+CATEGORY_COLUMNS = ("Type", "Product Category", "Google Shopping / Google Product Category")
+# Product attributes kept from the first row, by the column that carries each.
+ATTRIBUTE_COLUMNS = {
+    "vendor": "Vendor",
+    "gtin": "Variant Barcode",
+    "mpn": "Google Shopping / MPN",
+    "gender": "Google Shopping / Gender",
+    "age_group": "Google Shopping / Age Group",
+    "condition": "Google Shopping / Condition",
+}
 # "unlisted" (Shopify 2025-10) is active but kept out of the shop's search: still for sale.
 STATUSES = {"active": "active", "draft": "draft", "archived": "archived", "unlisted": "active"}
 PUBLISHED = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
@@ -48,6 +70,16 @@ DEFAULT_OPTION = ("Title", "Default Title")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 Problems = dict[int, list[str]]
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """The header's columns (casefolded): what every product of the file carries."""
+
+    names: frozenset[str]
+
+    def has(self, *columns: str) -> bool:
+        return any(column.casefold() in self.names for column in columns)
 
 
 @dataclass(frozen=True)
@@ -71,7 +103,8 @@ def parse_shopify_csv(content: bytes, *, currency: str = "USD") -> ParseResult:
     check_size(content)
     refused: Problems = {}
     handles: dict[str, list[_Row]] = {}
-    for row in _rows(decode_text(content)):
+    columns, file_rows = _rows(decode_text(content))
+    for row in file_rows:
         handle = row.get("Handle")
         if row.problem:
             refused.setdefault(row.line, []).append(row.problem)
@@ -85,7 +118,7 @@ def parse_shopify_csv(content: bytes, *, currency: str = "USD") -> ParseResult:
     products: list[ImportedProduct] = []
     sku_owners: dict[str, tuple[str, int]] = {}
     for handle, rows in handles.items():
-        product, problems = _product(handle, rows, currency)
+        product, problems = _product(handle, rows, currency, columns)
         if product is not None:
             owner, owner_line = sku_owners.setdefault(
                 product.sku.casefold(), (handle, rows[0].line)
@@ -111,18 +144,26 @@ def parse_shopify_csv(content: bytes, *, currency: str = "USD") -> ParseResult:
     )
 
 
-def _rows(text: str) -> Iterator[_Row]:
+def _rows(text: str) -> tuple[_Columns, Iterator[_Row]]:
     rows = text_rows(text, _delimiter(text.split("\n", 1)[0]))
     _, _, header = next(rows, (0, 0, []))
     columns = [name.strip().casefold() for name in header]
     missing = [name for name in REQUIRED_COLUMNS if name.casefold() not in columns]
+    if "Handle" in missing:
+        raise ImportFormatError(
+            "This is not a Shopify product export: the header has no 'Handle' column. "
+            "Export the catalog from Shopify under Products → Export."
+        )
     if missing:
         raise ImportFormatError(
-            "This is not a Shopify product export: the header has no "
-            + ", ".join(repr(name) for name in missing)
-            + (" columns" if len(missing) > 1 else " column")
-            + ". Export the catalog from Shopify under Products → Export."
+            "The header has no 'Title' column. A Shopify product CSV needs the Handle and "
+            "Title columns even when it only updates products (Shopify's own rule); add the "
+            "Title column, or export the catalog again under Products → Export."
         )
+    return _Columns(frozenset(columns)), _cells(rows, columns)
+
+
+def _cells(rows: Iterator[tuple[int, int, list[str]]], columns: list[str]) -> Iterator[_Row]:
     for start, end, cells in rows:
         problem = ""
         if any(cell.strip() for cell in cells[len(columns) :]):
@@ -140,16 +181,12 @@ def _delimiter(header_line: str) -> str:
 
 
 def _product(
-    handle: str, rows: list[_Row], currency: str
+    handle: str, rows: list[_Row], currency: str, columns: _Columns
 ) -> tuple[ImportedProduct | None, Problems]:
     """The product of one handle's rows, or None; and what was wrong, by line."""
     first = rows[0]
     title = clean_line(first.get("Title"))
-    category = clean_line(
-        first.get("Type")
-        or first.get("Product Category")
-        or first.get("Google Shopping / Google Product Category")
-    )
+    category = clean_line(next((first.get(c) for c in CATEGORY_COLUMNS if first.get(c)), ""))
     status, status_problem = _status(first)
     refusal = [
         f"Title is missing on the first row of handle {handle!r}" if not title else "",
@@ -159,13 +196,22 @@ def _product(
     ]
 
     option_names = [first.get(f"Option{number} Name") for number in (1, 2, 3)]
+    variant_fields = frozenset(
+        name
+        for name, carried in (
+            ("sku", columns.has("Variant SKU")),
+            ("price", columns.has("Variant Price")),
+            ("options", columns.has(*OPTION_VALUE_COLUMNS)),
+        )
+        if carried
+    )
     variants: list[ImportedVariant] = []
     images: list[tuple[int | None, str, str]] = []
     problems: Problems = {row.line: [] for row in rows}
     for row in rows:
         if any(row.get(column) for column in VARIANT_COLUMNS):
             try:
-                variants.append(_variant(row, option_names))
+                variants.append(_variant(row, option_names, variant_fields))
             except ValueError as error:
                 problems[row.line].append(str(error))
         for src, position, alt in _row_images(row):
@@ -176,7 +222,7 @@ def _product(
                     f"Image Src {src[:80]!r} is not an http(s) address; the image was skipped"
                 )
 
-    if not variants:
+    if not variants and columns.has("Variant Price"):
         refusal.append(f"handle {handle!r} has no variant with a valid Variant Price")
     sku = variants[0].sku if variants and variants[0].sku else handle
     refusal.append(length_problem(sku, "Variant SKU", MAX_SKU_LENGTH) or "")
@@ -187,11 +233,15 @@ def _product(
             problems[row.line].append(_first_row_refused(handle, first.line))
         return None, problems
 
+    price = variants[0].price if variants else None
     product = ImportedProduct(
         key=handle,
         title=title,
         description=html_to_text(first.get("Body (HTML)")),
-        price=variants[0].price,
+        price=price,
+        compare_at_price=_sale_compare_at(
+            price, variants[0].compare_at_price if variants else None
+        ),
         currency=currency,
         sku=sku,
         category=category,
@@ -201,9 +251,36 @@ def _product(
         variants=variants,
         link="",  # The export names no shop domain, so the product page address is unknown.
         lines=(first.line, max(row.last_line for row in rows)),
-        attributes=_attributes(first, option_names, variants),
+        attributes=_attributes(first, option_names, variants, columns),
+        fields=_fields(columns),
     )
     return product, problems
+
+
+def _fields(columns: _Columns) -> frozenset[str]:
+    """The product fields a file with these columns carries (Title always: it is required)."""
+    carried = {
+        "title": True,
+        "description": columns.has("Body (HTML)"),
+        "category": columns.has(*CATEGORY_COLUMNS),
+        "tags": columns.has("Tags"),
+        "status": columns.has("Status", "Published"),
+        "sku": columns.has("Variant SKU"),
+        "price": columns.has("Variant Price"),
+        "compare_at_price": columns.has("Variant Compare At Price"),
+        "variants": columns.has(*VARIANT_COLUMNS),
+        "images": columns.has("Image Src", "Variant Image"),
+    }
+    return frozenset(name for name, present in carried.items() if present)
+
+
+def _sale_compare_at(price: Decimal | None, compare_at: Decimal | None) -> Decimal | None:
+    """Shopify shows a compare-at price struck through beside the price, as the price before a
+    sale; at or below the price it says nothing true, so it is dropped (and the product is
+    simply not on sale)."""
+    if price is not None and compare_at is not None and compare_at <= price:
+        return None
+    return compare_at
 
 
 def _first_row_refused(handle: str, line: int) -> str:
@@ -227,8 +304,8 @@ def _status(first: _Row) -> tuple[str, str]:
     return ("active" if published else "draft"), ""
 
 
-def _variant(row: _Row, option_names: list[str]) -> ImportedVariant:
-    price = parse_price(row.get("Variant Price"), "Variant Price")
+def _variant(row: _Row, option_names: list[str], fields: frozenset[str]) -> ImportedVariant:
+    price = parse_price(row.get("Variant Price"), "Variant Price") if "price" in fields else None
     raw_compare = row.get("Variant Compare At Price")
     compare_at = parse_price(raw_compare, "Variant Compare At Price") if raw_compare else None
     options: dict[str, str] = {}
@@ -242,6 +319,7 @@ def _variant(row: _Row, option_names: list[str]) -> ImportedVariant:
         compare_at_price=compare_at,
         options=options,
         line=row.line,
+        fields=fields,
     )
 
 
@@ -259,18 +337,16 @@ def _row_images(row: _Row) -> Iterator[tuple[str, int | None, str]]:
 
 
 def _attributes(
-    first: _Row, option_names: list[str], variants: list[ImportedVariant]
+    first: _Row, option_names: list[str], variants: list[ImportedVariant], columns: _Columns
 ) -> dict[str, str]:
+    """The attributes whose columns the file has; "" (an empty cell) clears one."""
     attributes = {
-        "vendor": clean_line(first.get("Vendor")),
-        "gtin": clean_line(first.get("Variant Barcode")),
-        "mpn": clean_line(first.get("Google Shopping / MPN")),
-        "gender": clean_line(first.get("Google Shopping / Gender")),
-        "age_group": clean_line(first.get("Google Shopping / Age Group")),
-        "condition": clean_line(first.get("Google Shopping / Condition")),
+        key: clean_line(first.get(column))
+        for key, column in ATTRIBUTE_COLUMNS.items()
+        if columns.has(column)
     }
     used = {name for variant in variants for name in variant.options}
     for number, name in enumerate(option_names, start=1):
-        if name in used:
-            attributes[f"option{number}_name"] = name
-    return {key: value for key, value in attributes.items() if value}
+        if columns.has(f"Option{number} Name") and columns.has(f"Option{number} Value"):
+            attributes[f"option{number}_name"] = name if name in used else ""
+    return attributes

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "provenance",
     "rendering",
     "storefront",
+    "integrations",
     "scenecart.apps.ScenecartConfig",  # system checks of the settings below
 ]
 

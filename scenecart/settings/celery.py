@@ -47,8 +47,13 @@ CELERY_TASK_ROUTES = {
     "rendering.requeue_stale_work": {"queue": "default"},
     "rendering.housekeeping_sweep": {"queue": "default"},
     "rendering.sync_publication": {"queue": "default"},
+    "rendering.refresh_videos": {"queue": "default"},
     "catalog.cutout_product_image": {"queue": "default"},
     "catalog.fetch_product_image": {"queue": "default"},
+    "integrations.shopify_webhook": {"queue": "default"},
+    "integrations.requeue_pending_webhooks": {"queue": "default"},
+    "catalog.sync_feed": {"queue": "default"},
+    "catalog.sync_due_feeds": {"queue": "default"},
 }
 # Every queue, the one list: a worker started without -Q (`celery -A scenecart worker`, as in
 # development) consumes them all; production gives each pool its own with -Q.
@@ -68,4 +73,8 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULE = {
     "housekeeping": {"task": "rendering.housekeeping_sweep", "schedule": 6 * 60 * 60},
     "requeue-stale-work": {"task": "rendering.requeue_stale_work", "schedule": 60},
+    # Queues a sync of each merchant's catalog feeds that is due (catalog.feeds).
+    "sync-catalog-feeds": {"task": "catalog.sync_due_feeds", "schedule": 60},
+    # Shopify deliveries whose task was lost are queued again (integrations.shopify.webhooks).
+    "requeue-shopify-webhooks": {"task": "integrations.requeue_pending_webhooks", "schedule": 300},
 }

@@ -98,3 +98,7 @@ SCENECART_SEGMENT_SECONDS = {
 # Unused segments and orphaned video files are deleted once older than this; the grace also
 # covers renders and assemblies in flight (they store the file before the row names it).
 SCENECART_HOUSEKEEPING_GRACE_HOURS = env.int("SCENECART_HOUSEKEEPING_GRACE_HOURS", default=24)
+# The videos of a product archived this many days ago are deleted by the sweep (nothing of an
+# archived product is served); its segments follow once no other video uses them. Until then,
+# making the product active again serves its videos again without a render.
+SCENECART_ARCHIVED_VIDEOS_DAYS = env.int("SCENECART_ARCHIVED_VIDEOS_DAYS", default=30)

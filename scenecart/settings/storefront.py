@@ -34,6 +34,14 @@ SPECTACULAR_SETTINGS = {
 # entry when a video changes, so this only bounds staleness when that drop cannot reach every
 # web process.
 SCENECART_LOOKUP_CACHE_SECONDS = env.int("SCENECART_LOOKUP_CACHE_SECONDS", default=10)
+# How long a CDN or browser may keep a "ready" lookup answer (Cache-Control max-age), and how
+# much longer a CDN may serve it while it fetches a new one (stale-while-revalidate). Their sum
+# bounds how long a shopper behind a CDN can still be sent a video after a price change
+# withdrew it (README, "How fresh is fresh").
+SCENECART_LOOKUP_MAX_AGE = env.int("SCENECART_LOOKUP_MAX_AGE", default=15)
+SCENECART_LOOKUP_STALE_WHILE_REVALIDATE = env.int(
+    "SCENECART_LOOKUP_STALE_WHILE_REVALIDATE", default=15
+)
 # Video lookups a client address may make per window (storefront/ratelimit.py), like
 # "1200/min" (s, min, h, day); past it the lookup answers 429 with Retry-After. Behind a CDN
 # the address is the CDN's edge unless SCENECART_NUM_PROXIES is set. "" or "0": no limit.

@@ -13,7 +13,8 @@
  * The element asks the video lookup only once it is near the viewport, plays what it gets muted
  * and looped, polls while the shopper's own variant renders and swaps to it without a black
  * frame, reports impressions/plays/quartiles/completes/clicks in batches, and never throws into
- * the page: on any failure it falls back to the generic video, then to fallback-src.
+ * the page: on any failure it falls back to the generic video, then to fallback-src. A product
+ * the shop archived or deleted (the lookup's 404) hides the element (data-status="gone").
  *
  * Events: "scenecart:variant" (bubbles, composed) with the lookup response as detail, on every
  * resolution. Host attributes for CSS and tests: data-status, data-variant, data-personalized,
@@ -48,6 +49,12 @@
     "merchant", "sku", "aspect", "token", "climate", "aesthetic", "time", "consent", "api",
   ];
   var HINTS = ["climate", "aesthetic", "time"];
+
+  /** The lookup's 404: the shop no longer sells this product (or never did). */
+  function ProductGone() {
+    this.name = "ProductGone";
+  }
+  ProductGone.prototype = Object.create(Error.prototype);
 
   // --- Shopper signals ----------------------------------------------------------------------
 
@@ -200,6 +207,7 @@
       this._lazyObserver = null;
       this._seenObserver = null;
       this._resolveQueued = false;
+      this._hiddenByUs = false; // the product is gone (404); shown again on the next resolve
       this.addEventListener("click", this._onClick.bind(this));
     }
 
@@ -262,6 +270,11 @@
     }
 
     _resolve() {
+      if (this._hiddenByUs) {
+        // Asked again (another SKU, say): the product may be back on sale.
+        this._hiddenByUs = false;
+        this.hidden = false;
+      }
       this._context += 1;
       this._stage = 0;
       this._failed = {};
@@ -337,6 +350,7 @@
       }
       request
         .then(function (response) {
+          if (response.status === 404) throw new ProductGone();
           if (!response.ok) throw new Error("Scenecart lookup answered " + response.status);
           return response.json();
         })
@@ -348,6 +362,10 @@
         .catch(function (error) {
           if (context !== self._context || (error && error.name === "AbortError")) return;
           self._abort = null;
+          if (error instanceof ProductGone) {
+            self._hide(context);
+            return;
+          }
           if (polling && self._video) {
             // A blip while a video plays: keep it and ask again later.
             self._schedulePoll(context, generic);
@@ -378,7 +396,8 @@
         // Nothing to play (another product's video must not stay on screen).
         this._clear();
       }
-      if (data.status !== "ready" && data.requested === "rendering") {
+      if (data.status !== "ready" && (data.requested === "rendering" ||
+          data.requested === "refreshing")) {
         this._schedulePoll(context, generic);
       }
     }
@@ -418,6 +437,21 @@
         video: null,
         holdout: false,
       };
+    }
+
+    /** The product is archived or deleted (the lookup answers 404): no player at all, not
+     * even the page's fallback video, so nothing is shown for what the shop no longer sells. */
+    _hide(context) {
+      if (context !== this._context) return;
+      this._cancelWork();
+      this._stage = 3;
+      this._clear();
+      this._hiddenByUs = true;
+      this.hidden = true;
+      this._report({
+        status: "gone", src: null, poster: null, variant: "", personalized: false,
+        requested: "gone", video: null, holdout: false,
+      });
     }
 
     _useFallbackSrc(context) {

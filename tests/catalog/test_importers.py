@@ -10,12 +10,14 @@ data, RSS 2.0 and Atom 1.0 specifications.
 import csv
 import dataclasses
 import io
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from catalog.importers import (
+    PRODUCT_FIELDS,
     ImportedProduct,
     ImportFormatError,
     ParseResult,
@@ -23,6 +25,7 @@ from catalog.importers import (
     parse_google_feed,
     parse_shopify_csv,
 )
+from tests.catalog.exports import cut, on_first_row
 
 SAMPLES = Path(__file__).resolve().parent / "data"
 SAMPLE_NAMES = ["apparel.csv", "home-and-garden.csv", "jewelery.csv"]
@@ -128,6 +131,74 @@ def test_parsing_twice_gives_the_same_catalog(name: str) -> None:
     content = sample(name)
 
     assert parse_shopify_csv(content) == parse_shopify_csv(content)
+
+
+# --- Shopify: partial files -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+def test_a_full_export_carries_every_field_it_has_columns_for(name: str) -> None:
+    for product in parse_shopify_csv(sample(name)).products:
+        # Everything but the product page address, which a Shopify export never has.
+        assert product.fields == PRODUCT_FIELDS - {"link"}, product.key
+        assert {"vendor", "gtin", "mpn", "condition"} <= set(product.attributes)
+
+
+def test_a_cut_down_sheet_carries_only_its_columns() -> None:
+    """Shopify: a column missing from the file leaves the field as it is; an empty cell in a
+    present column clears it. So the record says which is which."""
+    sheet = cut(
+        sample("jewelery.csv"),
+        ["Handle", "Title", "Variant SKU", "Variant Price", "Tags"],
+        on_first_row("gemstone", Tags="", **{"Variant Price": "25.00"}),
+    )
+
+    result = parse_shopify_csv(sheet)
+
+    assert result.refused == []
+    products = {product.key: product for product in result.products}
+    assert len(products) == len(rows_by_handle(sample("jewelery.csv")))
+    gemstone = products["gemstone"]
+    assert gemstone.fields == {"title", "sku", "price", "tags", "variants"}
+    assert (gemstone.price, gemstone.tags, gemstone.description) == (Decimal("25.00"), [], "")
+    assert [variant.fields for variant in gemstone.variants] == [{"sku", "price"}] * 2
+    assert gemstone.variants[1].options == {}  # Not carried, so not to be cleared.
+    assert gemstone.attributes == {}  # No Vendor column: the vendor is left alone.
+    assert products["leather-anchor"].tags == ["Anchor", "Gold", "Leather", "Silver"]
+
+
+def test_a_sheet_without_prices_carries_none_and_refuses_nothing() -> None:
+    sheet = cut(sample("home-and-garden.csv"), ["Handle", "Title", "Type"])
+
+    result = parse_shopify_csv(sheet)
+
+    assert result.refused == []
+    pot = result.products[0]
+    assert (pot.key, pot.category, pot.price, pot.variants) == (
+        "clay-plant-pot",
+        "Outdoor",
+        None,
+        [],
+    )
+    assert pot.fields == {"title", "category"}
+
+
+def test_a_compare_at_price_is_kept_only_above_the_price() -> None:
+    def edit(row: dict[str, str], first: bool) -> dict[str, str]:
+        if row["Handle"] == "pink-armchair":
+            return {**row, "Variant Compare At Price": row["Variant Price"]}
+        return row
+
+    columns = ["Handle", "Title", "Variant Price", "Variant Compare At Price"]
+    sheet = cut(sample("home-and-garden.csv"), columns, edit)
+    products = {product.key: product for product in parse_shopify_csv(sheet).products}
+
+    assert (products["copper-light"].price, products["copper-light"].compare_at_price) == (
+        Decimal("59.99"),
+        Decimal("75.00"),
+    )
+    assert products["pink-armchair"].compare_at_price is None  # 750 "before" 750: no sale.
+    assert products["wooden-outdoor-table"].compare_at_price is None  # None given.
 
 
 # --- Shopify: broken files ------------------------------------------------------------------
@@ -317,12 +388,14 @@ def test_files_exported_by_spreadsheet_tools_give_the_same_products() -> None:
 
 def test_a_file_that_is_not_a_shopify_export_is_refused_whole() -> None:
     google = b"id\ttitle\tprice\nA1\tMug\t15.00 USD\n"
-    with pytest.raises(ImportFormatError, match="no 'Handle', 'Variant Price' columns"):
+    with pytest.raises(ImportFormatError, match=r"not a Shopify product export.*no 'Handle'"):
         parse_shopify_csv(google)
 
-    no_price = b"Handle,Title,Body (HTML)\nmug,Mug,<p>A mug</p>\n"
-    with pytest.raises(ImportFormatError, match="no 'Variant Price' column"):
-        parse_shopify_csv(no_price)
+    # Shopify: "When you update products using a CSV file, the only required columns are
+    # Handle and Title"; a price-only sheet needs its Title column back.
+    no_title = b"Handle,Variant Price\nmug,19.00\n"
+    with pytest.raises(ImportFormatError, match=r"no 'Title' column.*Handle and Title"):
+        parse_shopify_csv(no_title)
 
     with pytest.raises(ImportFormatError, match="binary"):
         parse_shopify_csv(b"PK\x03\x04\x00\x00 a spreadsheet, not its CSV export")
@@ -561,6 +634,76 @@ def test_bad_google_items_are_refused_where_they_are() -> None:
         (1, "item 1 (g:id DB_1): title is missing"),
         (2, "item 2 (g:id TV_123456): price 'free' is not a price like '15.00 USD'"),
     ]
+
+
+def test_a_google_sale_price_is_the_price_within_its_dates() -> None:
+    feed = (
+        "id\ttitle\tprice\tsale_price\tsale_price_effective_date\n"
+        "A\tIn the window\t30.00 USD\t20.00 USD\t2026-11-27T00:00-0800/2026-11-30T23:59-0800\n"
+        "B\tWhole days\t30.00 USD\t21.00 USD\t2026-11-28/2026-11-28\n"
+        "C\tAfter it\t30.00 USD\t20.00 USD\t2026-11-01T00:00Z/2026-11-02T00:00Z\n"
+        "D\tNo dates\t30.00 USD\t25.00 USD\t\n"
+        "E\tOther currency\t30.00 USD\t25.00 EUR\t\n"
+    )
+    black_friday = datetime(2026, 11, 28, 18, 0, tzinfo=UTC)
+
+    result = parse_google_feed(feed.encode(), now=black_friday)
+
+    assert {p.key: (p.price, p.compare_at_price) for p in result.products} == {
+        "A": (Decimal("20.00"), Decimal("30.00")),
+        "B": (Decimal("21.00"), Decimal("30.00")),
+        "C": (Decimal("30.00"), None),
+        "D": (Decimal("25.00"), Decimal("30.00")),
+        "E": (Decimal("30.00"), None),
+    }
+    assert refused_lines(result) == {
+        6: "sale_price '25.00 EUR' is in EUR but price in USD; the sale price was not applied"
+    }
+    assert result.products[0].variants[0].price == Decimal("20.00")
+    assert result.products[0].attributes["sale_price"] == "20.00 USD"
+
+
+def test_a_supplemental_google_feed_carries_only_what_it_sets() -> None:
+    """Supplemental: only id is needed, and a blank value is "not set"."""
+    feed = (
+        "id\ttitle\tprice\tavailability\tcolor\tcustom_label_0\n"
+        "DB_1\tBlue Dog Bowl\t\tin stock\t\tsummer\n"
+        "TV_123456\t\t45.00 USD\t\tBlack\t\n"
+        "SW_RED_M\t\t\t\t\t\n"
+        "\tNo id\t\t\t\t\n"
+    )
+
+    result = parse_google_feed(feed.encode(), supplemental=True)
+
+    assert refused_lines(result) == {5: "id is missing"}
+    bowl, chromecast, sweater = result.products
+    assert bowl.fields == {"sku", "title"}
+    assert (bowl.title, bowl.attributes) == ("Blue Dog Bowl", {"availability": "in_stock"})
+    assert chromecast.fields == {"sku", "price", "variants"}
+    assert (chromecast.price, chromecast.compare_at_price, chromecast.title) == (
+        Decimal("45.00"),
+        None,
+        "",
+    )
+    assert [(v.fields, v.options) for v in chromecast.variants] == [
+        ({"price", "options"}, {"color": "Black"})
+    ]
+    assert (sweater.fields, sweater.attributes, sweater.variants) == ({"sku"}, {}, [])
+
+    # The same file as a primary feed: every item must be whole.
+    primary = parse_google_feed(feed.encode())
+    assert [product.key for product in primary.products] == []
+    assert refused_lines(primary)[2] == "price is missing"
+
+
+def test_a_record_built_by_hand_carries_everything() -> None:
+    """What a webhook builds from Shopify's product JSON: no fields named, all of them set."""
+    record = ImportedProduct(
+        key="mug", title="Camp Mug", description="", price=Decimal("18.00"), currency="USD",
+        sku="MUG-1", category="", tags=[], status="active", images=[], variants=[], link="",
+        lines=(1, 1),
+    )  # fmt: skip
+    assert record.fields == PRODUCT_FIELDS and record.compare_at_price is None
 
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>

@@ -227,3 +227,17 @@ def test_a_merchant_imports_from_the_admin_into_their_own_shop_only(client: Any)
         url, {"merchant": alpha.pk, "file": SimpleUploadedFile("notes.pdf", b"%PDF-1.7")}
     ).content.decode()
     assert "notes.pdf" in junk and "errorlist" in junk
+
+    # A partial file changes one price; the report says what changed, product by product.
+    prices = shopify_csv(product_row("mug", "Camp Mug", "16.00"))
+    changed = client.post(
+        url, {"merchant": alpha.pk, "file": SimpleUploadedFile("prices.csv", prices)}
+    ).content.decode()
+    assert "1 updated" in changed
+    assert "<td>mug</td><td>price, variants</td>" in changed
+    # A Shopify CSV is never a supplemental feed: said on the file, nothing imported.
+    supplemental = client.post(
+        url,
+        {"merchant": alpha.pk, "file": SimpleUploadedFile("p.csv", prices), "supplemental": "on"},
+    ).content.decode()
+    assert "Only a Google Merchant Center feed can be supplemental" in supplemental

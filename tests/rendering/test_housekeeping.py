@@ -259,3 +259,33 @@ def _files(prefix: str) -> list[str]:
         for path in root.rglob("*")
         if path.is_file()
     ]
+
+
+def test_videos_of_a_long_archived_product_go_and_then_their_own_segments(settings) -> None:  # type: ignore[no-untyped-def]
+    merchant = make_merchant()
+    archived = make_product(merchant, sku="OLD")
+    on_sale = make_product(merchant, sku="NEW", color="#2E86AB")
+    gone, kept = render_video(archived), render_video(on_sale)
+    archived.status = "archived"
+    archived.save()
+
+    settings.SCENECART_ARCHIVED_VIDEOS_DAYS = 30
+    recent = housekeeping_sweep(grace=NOW)
+    # Archived yesterday: it may come back, and would be served again without a render.
+    assert recent.archived_videos_deleted == 0 and Video.objects.filter(pk=gone.pk).exists()
+
+    settings.SCENECART_ARCHIVED_VIDEOS_DAYS = 0
+    report = housekeeping_sweep(grace=NOW)
+    assert report.archived_videos_deleted == 1
+    assert not Video.objects.filter(pk=gone.pk).exists()
+    assert not default_storage.exists(gone.file.name)
+    # Its product shots went with it; the closing shot is the shop's and stays for the other.
+    assert set(Segment.objects.values_list("kind", flat=True)) == {
+        "hero",
+        "scene",
+        "offer",
+        "outro",
+    }
+    assert not Segment.objects.filter(parts__isnull=True).exists()
+    assert Video.objects.get(pk=kept.pk).status == Video.Status.READY
+    assert default_storage.exists(kept.file.name)

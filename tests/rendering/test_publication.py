@@ -117,9 +117,14 @@ def test_policy_and_status_changes_queue_the_sync_on_commit(
     assert queued == [
         ("rendering.sync_publication", (jacket.merchant_id,), {}),
         ("rendering.sync_publication", (jacket.merchant_id,), {"product_ids": [jacket.pk]}),
+        (
+            "rendering.refresh_videos",
+            (jacket.merchant_id,),
+            {"product_ids": [jacket.pk], "reason": "status changed"},
+        ),
     ]
-    # The name is a task the workers know.
-    assert "rendering.sync_publication" in celery_app.tasks
+    # The names are tasks the workers know.
+    assert {"rendering.sync_publication", "rendering.refresh_videos"} <= set(celery_app.tasks)
 
 
 def test_on_s3_only_published_files_get_public_cdn_urls(

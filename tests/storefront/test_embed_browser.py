@@ -29,12 +29,14 @@ from catalog.services import (
     membership_grant,
     merchant_create,
     merchant_storefront_update,
+    product_update,
     shopper_profile_upsert,
 )
 from personalization.context import ShopperContext
 from personalization.services import bucket_policy_update
-from rendering.models import Video
-from rendering.services import video_request
+from rendering.freshness import videos_refresh
+from rendering.models import Segment, Video
+from rendering.services import segment_render, video_assemble, video_request
 from storefront.models import VariantStats
 from tests.storefront.conftest import in_thread
 from tests.support.factories import make_product, make_ready_video
@@ -451,3 +453,55 @@ def test_the_iframe_player_plays_on_the_merchants_pages_and_nowhere_else(
             message=f"the player loaded on {elsewhere}: {page.frames[1].url}",
         )
         expect(frame.locator("scenecart-video")).to_have_count(0)
+
+
+def test_a_price_change_shows_the_photo_until_the_new_video_then_plays_it(
+    page: Page, live_server: LiveServer, demo: DemoShop
+) -> None:
+    old = rendered(demo.jacket)
+    page.goto(f"{live_server.url}/shop/demo/JACKET")
+    player = page.locator("#product-video")
+    expect_shown(page, old)
+
+    in_thread(lambda: product_update(product=demo.jacket, price="99.00"))
+    # The next look (a shopper without consent: the generic video, the one made stale).
+    page.locator("#shopper").select_option(BERLIN)
+    # Nothing fresh yet: no video at all (the product photo shows), never the old price.
+    expect(player).to_have_attribute("data-requested", "refreshing")
+    expect(player).to_have_attribute("data-status", "pending")
+    assert page.evaluate(f"{PLAYER}.shadowRoot.querySelectorAll('video').length") == 0
+
+    def refresh() -> None:
+        report = videos_refresh(merchant_id=demo.merchant.pk, product_ids=[demo.jacket.pk])
+        for segment in Segment.objects.filter(pk__in=report.segments_queued):
+            segment_render(segment=segment)
+        video_assemble(video=Video.objects.get(pk=old.pk))
+
+    in_thread(refresh)
+    new = in_thread_value(lambda: Video.objects.get(pk=old.pk))
+    assert new.file.name != old.file.name
+    # The component polls while it refreshes and plays the new video once it is ready.
+    expect(player).to_have_attribute("data-status", "ready", timeout=15_000)
+    expect_shown(page, new)
+
+
+def test_an_archived_product_hides_the_player(
+    page: Page, live_server: LiveServer, demo: DemoShop
+) -> None:
+    generic = rendered(demo.jacket)
+    page.goto(f"{live_server.url}/shop/demo/JACKET")
+    player = page.locator("#product-video")
+    expect_shown(page, generic)
+
+    in_thread(lambda: product_update(product=demo.jacket, status=Product.Status.ARCHIVED))
+    page.locator("#shopper").select_option(SEATTLE)
+
+    expect(player).to_have_attribute("data-status", "gone")
+    expect(player).to_be_hidden()
+    assert page.evaluate(f"{PLAYER}.shadowRoot.querySelectorAll('video').length") == 0
+
+
+def in_thread_value(read: Callable[[], Video]) -> Video:
+    found: list[Video] = []
+    in_thread(lambda: found.append(read()))
+    return found[0]

@@ -33,9 +33,12 @@ from django.test import Client, RequestFactory
 from django.urls import URLPattern, URLResolver, reverse
 
 from catalog.admin import MerchantScopedMixin
+from catalog.feeds import catalog_feed_create
 from catalog.importing import catalog_import
 from catalog.models import Membership, Merchant
 from catalog.services import brand_kit_update, membership_grant, shopper_profile_upsert
+from integrations.shopify.connections import shopify_connection_set
+from integrations.shopify.webhooks import Delivery, webhook_receive
 from personalization.content_policy import content_policy_update
 from personalization.services import bucket_policy_update
 from provenance.credentials import signing_certificate_set
@@ -135,6 +138,18 @@ def build_b_world() -> tuple[Merchant, AbstractUser]:
     render_routing_update(merchant_id=merchant.pk, kind_backends={"scene": "local"})
     provider_key_set(merchant_id=merchant.pk, backend="kling", key=f"{MARKER}-provider-key")
     signing_certificate_set(merchant_id=merchant.pk, **signing_chain(f"{MARKER} Bravo Provisions"))
+    catalog_feed_create(merchant=merchant, url=f"https://feeds.example.com/{MARKER}-bravo.csv")
+    shopify = shopify_connection_set(
+        merchant=merchant,
+        shop_domain="bravo.myshopify.com",
+        webhook_secret=f"{MARKER}-webhook-secret",
+    )
+    webhook_receive(
+        connection=shopify,
+        delivery=Delivery(
+            webhook_id=f"{MARKER}-delivery", topic="products/delete", body=b'{"id": 632910392}'
+        ),
+    )
     return merchant, owner
 
 

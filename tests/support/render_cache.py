@@ -32,6 +32,12 @@ def _fingerprint(backend: LocalBackend, job: RenderJob) -> str:
 
 
 class CachedLocalBackend(LocalBackend):
+    @property
+    def identity(self) -> str:
+        # The same bytes as the built-in renderer: segments planned here and in a worker
+        # (which renders for real) are the same segments.
+        return f"{LocalBackend.__module__}.{LocalBackend.__qualname__}"
+
     def render(self, job: RenderJob, out_path: Path) -> None:
         key = _fingerprint(self, job)
         if key in _RENDERED:

@@ -373,27 +373,43 @@ def price_tag(
     size: int,
     colors: tuple[str, str],
     max_width: float,
+    was: str = "",
 ) -> Image.Image:
-    """The offer's price, large, on the accent color, with the claim beneath it."""
+    """The offer's price, large, on the accent color, with the claim beneath it; on a sale, the
+    price before it (``was``) above the tag, struck through."""
     primary, secondary = rgb(colors[0]), rgb(colors[1])
     big = font(face, size)
     small = font(face, max(12, round(size * 0.36)))
     price_text = fit_text(price, big, max_width)
     claim_text = fit_text(claim, small, max_width) if claim else ""
+    was_text = fit_text(was, small, max_width) if was else ""
     pad = round(size * 0.35)
     price_w = big.getlength(price_text)
     claim_w = small.getlength(claim_text) if claim_text else 0
-    width = round(max(price_w + 2 * pad, claim_w) + 2)
+    was_w = small.getlength(was_text) if was_text else 0
+    line = small.getbbox("Ag")[3]
+    top = round(line + pad * 0.4) if was_text else 0
+    width = round(max(price_w + 2 * pad, claim_w, was_w) + 2)
     price_h = big.getbbox("0")[3] + pad
-    height = round(price_h + pad + (small.getbbox("Ag")[3] + pad * 0.6 if claim_text else 0))
+    height = round(top + price_h + pad + (line + pad * 0.6 if claim_text else 0))
     card = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     draw = ImageDraw.Draw(card)
+    if was_text:
+        draw.text((2, 0), was_text, font=small, fill=(235, 235, 235))
+        strike_y = round(
+            small.getbbox("0")[1] + (small.getbbox("0")[3] - small.getbbox("0")[1]) / 2
+        )
+        draw.line(
+            (0, strike_y, round(was_w) + 4, strike_y),
+            fill=(*secondary, 255),
+            width=max(2, size // 18),
+        )
     draw.rounded_rectangle(
-        (0, 0, price_w + 2 * pad, price_h + pad * 0.4), radius=pad, fill=(*secondary, 255)
+        (0, top, price_w + 2 * pad, top + price_h + pad * 0.4), radius=pad, fill=(*secondary, 255)
     )
-    draw.text((pad, pad * 0.45), price_text, font=big, fill=primary)
+    draw.text((pad, top + pad * 0.45), price_text, font=big, fill=primary)
     if claim_text:
-        draw.text((2, price_h + pad), claim_text, font=small, fill=(255, 255, 255))
+        draw.text((2, top + price_h + pad), claim_text, font=small, fill=(255, 255, 255))
     return card
 
 

@@ -169,6 +169,7 @@ class Stage:
             card = painters.price_tag(
                 self.plan.caption, self.plan.subcaption, face=self.assets.font, size=size,
                 colors=(primary, secondary), max_width=max_w,
+                was=str(self.plan.extras.get("was", "")),
             )  # fmt: skip
             if self.layout == "landscape":
                 return (

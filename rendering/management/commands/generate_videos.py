@@ -21,7 +21,7 @@ from rendering.bulk import (
 )
 from rendering.models import BulkJob, Segment, Video
 from rendering.profiles import UnknownAspect
-from rendering.selectors import BulkProgress, bulk_progress
+from rendering.selectors import BulkProgress, bulk_progress, videos_refreshing
 
 WORKER_ADVICE = "Is a worker running? Start one with: celery -A scenecart worker"
 
@@ -208,6 +208,8 @@ class Command(BaseCommand):
             "waited": bool(options["wait"]),
             "elapsed_seconds": round(time.perf_counter() - started, 3),
             "failures": progress.to_dict()["failures"],
+            # Finished videos being re-made after a catalog or brand kit change, with why.
+            "refreshing": [r.to_dict() for r in videos_refreshing(videos=videos)],
         }
         if options["json"]:
             self.stdout.write(json.dumps(summary))
@@ -221,6 +223,11 @@ class Command(BaseCommand):
             )
             if job.stopped_reason:
                 self.stderr.write(f"  {job.stopped_reason}")
+            for item in summary["refreshing"]:
+                self.stderr.write(
+                    f"  refreshing: {item['sku']} [{item['bucket']}] {item['aspect']}: "
+                    f"{item['reason']}"
+                )
             for failure in progress.failures:
                 self.stderr.write(
                     f"  failed: {failure.sku} [{failure.bucket}] {failure.aspect}: {failure.reason}"
