@@ -92,7 +92,7 @@ def price_change(work: Path) -> dict[str, object]:
         [sys.executable, "-m", "celery", "-A", "scenecart", "worker", "-c", "2", "-l", "WARNING"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    client = Client()
+    client = Client(SERVER_NAME="127.0.0.1")
     try:
         videos = Video.objects.filter(product=product)
 
