@@ -255,7 +255,11 @@ def product_image_cutout(*, image: ProductImage, force: bool = False) -> Product
     cut-out first do not both make it.
     """
     with transaction.atomic():
-        locked = ProductImage.objects.select_for_update().select_related("product__merchant")
+        # The image row only: locking the joined product and merchant rows too would make a
+        # cut-out wait on (and deadlock with) any transaction that references them.
+        locked = ProductImage.objects.select_for_update(of=("self",)).select_related(
+            "product__merchant"
+        )
         image = locked.get(pk=image.pk)
         made = image.cutout.name if image.cutout_kind else None
         if made and not force and image.cutout.storage.exists(made):

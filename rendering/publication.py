@@ -79,8 +79,11 @@ def video_publication_sync(*, video: Video, require_approval: bool | None = None
     """Move the video's file and poster under the public prefix if it is published, out of it
     if not. Idempotent; the row is locked so two syncs of one video do not race."""
     with transaction.atomic():
+        # The video row only: its product's and merchant's rows are read, not held.
         video = (
-            Video.objects.select_for_update().select_related("product__merchant").get(pk=video.pk)
+            Video.objects.select_for_update(of=("self",))
+            .select_related("product__merchant")
+            .get(pk=video.pk)
         )
         if not video.file:
             return video
