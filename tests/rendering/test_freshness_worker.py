@@ -27,6 +27,7 @@ from tests.support import freshness
 from tests.support.admin_walker import form_values
 from tests.support.factories import make_merchant, make_product, photo_bytes
 from tests.support.freshness import (
+    all_videos_settled,
     rendered_since,
     served_anew,
     videos_made_by_the_worker,
@@ -79,7 +80,7 @@ def test_a_price_edit_is_never_served_stale_and_the_worker_swaps_the_new_video_i
     assert video.facts["price"] == "49.00"
     assert video.parts.get(segment__kind="offer").segment.plan["caption"] == "$49.00"
     # Generic and sunny share the new offer shot: one render, nothing else.
-    wait_until(lambda: not Video.objects.exclude(status=Video.Status.READY).exists(), "both videos")
+    wait_until(all_videos_settled, "both videos")
     assert rendered_since(changed_at) == ["offer"]
 
 
@@ -113,7 +114,7 @@ def test_a_re_import_refreshes_only_the_products_whose_rows_changed(
         served_anew(client, "shades", "SUN-01", served["SUN-01"], climate="sunny"),
         "SUN-01's new video",
     )
-    wait_until(lambda: not Video.objects.exclude(status=Video.Status.READY).exists(), "every video")
+    wait_until(all_videos_settled, "every video")
     assert rendered_since(changed_at) == ["offer"]
     assert lookup(client, "SUN-02", climate="sunny")["src"] == served["SUN-02"]
 
@@ -131,6 +132,7 @@ def test_a_new_first_photo_reaches_the_storefront(client: Client, shop: Merchant
         served_anew(client, "shades", "SUN-01", before["src"], climate="sunny"),
         "the new photo's video",
     )
+    wait_until(all_videos_settled, "both videos")
     video = Video.objects.get(product=glasses, bucket="climate=sunny")
     assert video.facts["image"] == glasses.images.order_by("position").first().content_hash
 
@@ -151,6 +153,7 @@ def test_new_brand_colors_play_the_old_video_until_the_new_one_is_ready(
             break
         assert time.monotonic() < deadline, list(Video.objects.values("status", "error"))
         time.sleep(0.2)
+    wait_until(all_videos_settled, "both videos")
     assert Video.objects.get(bucket="climate=sunny", product__sku="SUN-01").refresh_reason == ""
 
 
@@ -163,6 +166,11 @@ def test_an_archived_product_disappears_from_the_storefront_at_once(
     product_update(product=glasses, status=Product.Status.ARCHIVED)
 
     assert lookup(client, "SUN-01")["http"] == 404
+    # And the worker takes its files out of the public prefix (nothing left for a CDN).
+    wait_until(
+        lambda: not Video.objects.filter(product=glasses, file__startswith="public/").exists(),
+        "the files withdrawn",
+    )
 
 
 def test_a_price_edited_in_the_admin_reaches_the_storefront(client: Client, shop: Merchant) -> None:
@@ -187,4 +195,5 @@ def test_a_price_edited_in_the_admin_reaches_the_storefront(client: Client, shop
     wait_until(
         served_anew(client, "shades", "SUN-01", before["src"], climate="sunny"), "the new video"
     )
+    wait_until(all_videos_settled, "both videos")
     assert Video.objects.get(product=glasses, bucket="climate=sunny").facts["price"] == "44.00"
