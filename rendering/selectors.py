@@ -306,13 +306,14 @@ def variants_for_review(*, product: Product) -> list[ReviewedVariant]:
     videos = list(Video.objects.filter(product=product).select_related("reviewed_by"))
     videos.sort(key=lambda v: (v.aspect, v.bucket != "generic", v.bucket))
     current = video_facts(product)
-    found = []
-    for video in videos:
-        changed = facts_changed(video.facts, current) if video.file else []
-        found.append(
-            ReviewedVariant(video, video_refreshing(video=video, changed=changed), bool(changed))
-        )
-    return found
+    return [ReviewedVariant(video, *_refresh_state(video, current)) for video in videos]
+
+
+def _refresh_state(video: Video, current_facts: dict[str, str]) -> tuple[str, bool]:
+    """Why the video is being re-made ("" if not), and whether its file is withheld from
+    shoppers because it states facts the catalog has changed."""
+    changed = facts_changed(video.facts, current_facts) if video.file else []
+    return video_refreshing(video=video, changed=changed), bool(changed)
 
 
 def video_refreshing(*, video: Video, changed: list[str]) -> str:
@@ -351,12 +352,9 @@ def videos_refreshing(*, videos: QuerySet[Video]) -> list[RefreshingVideo]:
     for video in videos.exclude(file="").select_related("product").order_by("product", "pk"):
         if video.product_id not in facts_of:
             facts_of[video.product_id] = video_facts(video.product)
-        changed = facts_changed(video.facts, facts_of[video.product_id])
-        reason = video_refreshing(video=video, changed=changed)
+        reason, withheld = _refresh_state(video, facts_of[video.product_id])
         if reason:
             found.append(
-                RefreshingVideo(
-                    video.product.sku, video.bucket, video.aspect, reason, bool(changed)
-                )
+                RefreshingVideo(video.product.sku, video.bucket, video.aspect, reason, withheld)
             )
     return found
